@@ -1,0 +1,145 @@
+"""The canonical shape every importer produces.
+
+An importer is a pure module: ``parse(raw: bytes) -> ParsedExport``. It never touches the
+database. It converts the vendor's units into ours (rule 2 of DESIGN.md) and turns every
+row it cannot read into a ``Rejection`` instead of dropping it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+Role = Literal["attribution", "billing"]
+
+# Columns of a usage frame (role "attribution"), in COPY order. Token counts are int64,
+# cost_usd is a Decimal-compatible string or None (None: price it from tokens).
+USAGE_COLUMNS: tuple[str, ...] = (
+    "dedup_key",  # natural key within the dataset, built by natural_key()
+    "bucket_start",  # UTC ISO-8601 string, inclusive
+    "bucket_width",  # "1m" | "1h" | "1d" | "event"
+    "vendor",  # anthropic | openai | ...
+    "product",  # api | claude_code | codex | cursor | copilot | chat
+    "account",  # org / workspace / project, "" when the export has none
+    "identity_kind",  # email | api_key_id | account_id | user_id | ...
+    "identity_value",  # the vendor's id for the person (emails lower-cased)
+    "model",  # the model name as the vendor wrote it
+    "long_context",  # bool: the bucket says it was billed at the long-context tier
+    "input_uncached_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",  # reasoning included
+    "requests",
+    "cost_usd",  # vendor-reported dollars as a decimal string, or None
+    "location",  # where in the file the row came from, for people ("data[3].results[1]")
+)
+TOKEN_COLUMNS: tuple[str, ...] = (
+    "input_uncached_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+)
+
+# Columns of a billing frame (role "billing"): a vendor's billed totals, reconciliation only.
+BILLING_COLUMNS: tuple[str, ...] = (
+    "dedup_key",
+    "day",  # YYYY-MM-DD (UTC)
+    "vendor",
+    "account",
+    "model",
+    "description",
+    "cost_usd",  # decimal string, dollars
+    "location",
+)
+
+
+class ParseError(Exception):
+    """The file cannot be read at all. The message names what is wrong, for a person."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    location: str  # "line 12" or "data[3].results[1]"
+    reason: str
+    raw: str = ""
+
+
+@dataclass
+class ParsedExport:
+    format: str  # the importer's FORMAT name
+    dataset: str  # namespace of dedup keys: rows of one dataset replace each other
+    role: Role
+    frame: pd.DataFrame  # USAGE_COLUMNS or BILLING_COLUMNS
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def natural_key(*parts: object) -> str:
+    """A short stable hash of the fields that identify a row within its dataset."""
+    text = json.dumps([None if p is None else str(p) for p in parts], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def usage_frame(rows: list[dict]) -> pd.DataFrame:
+    """Build a usage frame with the canonical columns and dtypes from row dicts."""
+    frame = pd.DataFrame(rows, columns=list(USAGE_COLUMNS))
+    for col in (*TOKEN_COLUMNS, "requests"):
+        frame[col] = frame[col].fillna(0).astype("int64")
+    frame["long_context"] = frame["long_context"].fillna(False).astype(bool)
+    frame["cost_usd"] = frame["cost_usd"].astype(object).where(frame["cost_usd"].notna(), None)
+    for col in ("account", "model", "identity_value", "identity_kind"):
+        frame[col] = frame[col].fillna("").astype(str)
+    return frame
+
+
+def billing_frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(BILLING_COLUMNS))
+    for col in ("account", "model", "description"):
+        frame[col] = frame[col].fillna("").astype(str)
+    return frame
+
+
+def load_json(raw: bytes, *, what: str) -> object:
+    """Decode JSON with a message that says why it failed (truncated, wrong encoding)."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParseError(
+            f"not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x}); "
+            f"export the {what} again as UTF-8 JSON"
+        ) from exc
+    if not text.strip():
+        raise ParseError("the file is empty")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        stripped = text.rstrip()
+        truncated = not stripped.endswith(("}", "]")) or exc.pos >= len(stripped) - 1
+        hint = " (the file looks truncated: it stops mid-document)" if truncated else ""
+        raise ParseError(
+            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}"
+        ) from exc
+
+
+def non_negative_int(value: object, name: str) -> int:
+    """Parse a token count; raise ValueError with the field name for a rejection reason."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{name} is not a number: {value!r}")
+    try:
+        number = int(value) if not isinstance(value, float) else value
+    except ValueError:
+        raise ValueError(f"{name} is not a whole number: {value!r}") from None
+    if isinstance(number, float):
+        if not number.is_integer():
+            raise ValueError(f"{name} is not a whole number: {value!r}")
+        number = int(number)
+    if number < 0:
+        raise ValueError(f"{name} is negative: {value!r}")
+    return number
