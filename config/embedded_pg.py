@@ -1,0 +1,20 @@
+"""An embedded PostgreSQL for machines without a database server (DATABASE_URL unset).
+
+pgserver ships PostgreSQL binaries in a wheel; the server keeps running between
+processes and is reused by whoever asks for the same data directory.
+"""
+
+from pathlib import Path
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    import warnings
+
+    # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; it does not matter here.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    import pgserver
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    # pgserver's URI is postgresql://postgres:@/postgres?host=<socket dir>
+    return server.get_uri()

@@ -1,0 +1,1 @@
+"""Writes and workflows of the usage app (HackSoft-style services)."""

@@ -1,0 +1,357 @@
+"""The ingest pipeline: ImportBatch -> importer -> COPY into staging -> set-based upserts.
+
+Idempotent by construction: a row's natural key (dataset, dedup_key, bucket_start) is
+unique, a later batch replaces the row it restates, and the DailyUsage rollup is moved by
+the exact difference between the rows replaced and the rows written, in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import PurePath
+
+import pandas as pd
+from django.core.files.base import ContentFile
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from billing.models import PriceOverride
+from billing.pricing import canonical_model, unit_prices
+from usage.importers import registry
+from usage.importers.base import BILLING_COLUMNS, USAGE_COLUMNS, ParsedExport, ParseError, Rejection
+from usage.models import ImportBatch, RejectedRow
+
+from .rollup import rollup_apply_delta
+
+logger = logging.getLogger(__name__)
+COPY_CHUNK_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class LoadStats:
+    accepted: int = 0
+    unmapped: int = 0
+    unpriced: int = 0
+    cost_usd: Decimal = Decimal(0)
+    unmapped_cost_usd: Decimal = Decimal(0)
+
+
+def import_batch_create(
+    *, filename: str, raw: bytes, format: str = "", engineer_email: str = "", created_by=None
+) -> ImportBatch:
+    """Store an export's bytes as a pending batch and ring the worker's doorbell on commit.
+
+    A byte-identical file (same format and engineer) already imported becomes a batch with
+    status `duplicate` pointing at the first one, and nothing is processed.
+    """
+    from usage.tasks import import_batch_process_task
+
+    sha = hashlib.sha256(raw).hexdigest()
+    engineer_email = engineer_email.strip().lower()
+    earlier = (
+        ImportBatch.objects.filter(sha256=sha, format=format, engineer_email=engineer_email)
+        .exclude(status__in=[ImportBatch.Status.FAILED, ImportBatch.Status.DUPLICATE])
+        .order_by("id")
+        .first()
+    )
+    batch = ImportBatch(
+        filename=PurePath(filename).name[:255],
+        size_bytes=len(raw),
+        sha256=sha,
+        format=format,
+        engineer_email=engineer_email,
+        created_by=created_by,
+    )
+    with transaction.atomic():
+        if earlier is not None:
+            batch.status = ImportBatch.Status.DUPLICATE
+            batch.duplicate_of = earlier
+            batch.format = earlier.format
+            batch.raw_file.name = earlier.raw_file.name
+            batch.save()
+            return batch
+        batch.raw_file.save(f"{sha[:16]}-{batch.filename}", ContentFile(raw), save=False)
+        batch.save()
+        import_batch_process_task.delay_on_commit(batch_id=batch.pk)
+    return batch
+
+
+def import_batch_process(*, batch_id: int) -> ImportBatch:
+    """Claim a pending batch, parse it and load it. Safe to call twice: a claimed or
+    finished batch is left alone. A file that cannot be parsed fails with no rows stored."""
+    claimed = ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.PENDING).update(
+        status=ImportBatch.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, error=""
+    )
+    batch = ImportBatch.objects.get(pk=batch_id)
+    if not claimed:
+        return batch
+    try:
+        with batch.raw_file.open("rb") as fh:
+            raw = fh.read()
+        parsed = registry.parse(raw, format=batch.format or None)
+    except (ParseError, OSError) as exc:
+        return _batch_fail(batch, f"{batch.filename}: {exc}")
+    try:
+        with transaction.atomic():
+            stats = _load(batch, parsed)
+    except (OperationalError, InterfaceError):
+        # Transient (connection lost, server restarting): back to pending, the task retries.
+        ImportBatch.objects.filter(pk=batch.pk).update(status=ImportBatch.Status.PENDING)
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure must leave the batch explained, not stuck
+        logger.exception("import batch %s failed", batch_id)
+        return _batch_fail(batch, f"{batch.filename}: could not be stored ({type(exc).__name__}: {exc})")
+    return batch
+
+
+def _load(batch: ImportBatch, parsed: ParsedExport) -> LoadStats:
+    frame, rejections = _without_duplicate_keys(parsed.frame, list(parsed.rejections))
+    if parsed.role == "billing":
+        stats = _load_billing(batch, parsed.dataset, frame)
+    else:
+        if batch.engineer_email:
+            # Local logs carry no identity: the uploader says whose they are.
+            frame.loc[frame["identity_kind"] == "", ["identity_kind", "identity_value"]] = [
+                "email",
+                batch.engineer_email,
+            ]
+        stats = _load_usage(batch, parsed.dataset, frame)
+    RejectedRow.objects.filter(batch=batch).delete()
+    RejectedRow.objects.bulk_create(
+        RejectedRow(batch=batch, location=r.location[:100], reason=r.reason, raw=r.raw) for r in rejections
+    )
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        status=ImportBatch.Status.DONE,
+        format=parsed.format,
+        rows_accepted=stats.accepted,
+        rows_rejected=len(rejections),
+        rows_unmapped=stats.unmapped,
+        unpriced_rows=stats.unpriced,
+        cost_usd=stats.cost_usd,
+        unmapped_cost_usd=stats.unmapped_cost_usd,
+        finished_at=timezone.now(),
+    )
+    batch.refresh_from_db()
+    return stats
+
+
+def _without_duplicate_keys(frame: pd.DataFrame, rejections: list[Rejection]) -> tuple[pd.DataFrame, list[Rejection]]:
+    """Two rows of one file with the same natural key: the last wins, the other is reported."""
+    time_col = "bucket_start" if "bucket_start" in frame.columns else "day"
+    dup = frame.duplicated(subset=["dedup_key", time_col], keep="last")
+    for location in frame.loc[dup, "location"]:
+        rejections.append(Rejection(location, "the same row appears again later in the file; the later one counts"))
+    return frame.loc[~dup].copy(), rejections
+
+
+def _copy_frame(cursor, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
+    """Stream a frame into a table with COPY (CSV, \\N for NULL), in chunks to bound memory."""
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+    with cursor.copy(sql) as copy:
+        for start in range(0, len(frame), COPY_CHUNK_ROWS):
+            buffer = io.StringIO()
+            frame.iloc[start : start + COPY_CHUNK_ROWS][columns].to_csv(buffer, header=False, index=False, na_rep="\\N")
+            copy.write(buffer.getvalue())
+
+
+def _price_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Unit prices for each distinct (vendor, model, day, tier) of the batch: a few rows."""
+    overrides = list(PriceOverride.objects.all())
+    keys = frame[["vendor", "model", "day", "long_context"]].drop_duplicates()
+    rows = []
+    for vendor, model, day, long_context in keys.itertuples(index=False):
+        prices = unit_prices(vendor=vendor, model=model, day=day, long_context=bool(long_context), overrides=overrides)
+        rows.append(
+            {
+                "vendor": vendor,
+                "model": model,
+                "day": day,
+                "long_context": bool(long_context),
+                "model_canonical": prices.model_canonical if prices else canonical_model(vendor, model),
+                "p_in": prices.input if prices else None,
+                "p_cr": prices.cache_read if prices else None,
+                "p_cw5": prices.cache_write_5m if prices else None,
+                "p_cw1h": prices.cache_write_1h if prices else None,
+                "p_out": prices.output if prices else None,
+            }
+        )
+    return pd.DataFrame(rows, columns=["vendor", "model", "day", "long_context", "model_canonical", "p_in", "p_cr", "p_cw5", "p_cw1h", "p_out"])
+
+
+STAGE_USAGE_DDL = """
+CREATE TEMP TABLE stage_usage (
+    dedup_key text, bucket_start timestamptz, bucket_width text, vendor text, product text,
+    account text, identity_kind text, identity_value text, model text, long_context boolean,
+    input_uncached_tokens bigint, cache_read_tokens bigint, cache_write_5m_tokens bigint,
+    cache_write_1h_tokens bigint, output_tokens bigint, requests bigint, cost_usd numeric,
+    location text, day date
+) ON COMMIT DROP;
+CREATE TEMP TABLE stage_price (
+    vendor text, model text, day date, long_context boolean, model_canonical text,
+    p_in numeric, p_cr numeric, p_cw5 numeric, p_cw1h numeric, p_out numeric
+) ON COMMIT DROP;
+"""
+
+# Resolve identity, price, and drop rows a newer batch has already restated.
+RESOLVE_SQL = """
+CREATE TEMP TABLE resolved ON COMMIT DROP AS
+SELECT s.dedup_key, s.bucket_start, s.bucket_width, s.day, s.vendor, s.product, s.account,
+       s.identity_kind, s.identity_value, s.model, s.long_context,
+       s.input_uncached_tokens, s.cache_read_tokens, s.cache_write_5m_tokens, s.cache_write_1h_tokens,
+       s.output_tokens, s.requests,
+       COALESCE(vi.engineer_id, e.id) AS engineer_id,
+       COALESCE(p.model_canonical, s.model) AS model_canonical,
+       CASE WHEN s.cost_usd IS NOT NULL THEN s.cost_usd
+            WHEN p.p_in IS NOT NULL THEN (s.input_uncached_tokens * p.p_in + s.cache_read_tokens * p.p_cr
+                 + s.cache_write_5m_tokens * p.p_cw5 + s.cache_write_1h_tokens * p.p_cw1h
+                 + s.output_tokens * p.p_out) / 1000000
+            ELSE 0 END AS cost_usd,
+       CASE WHEN s.cost_usd IS NOT NULL THEN 'vendor' WHEN p.p_in IS NOT NULL THEN 'computed'
+            ELSE 'unpriced' END AS cost_source
+FROM stage_usage s
+LEFT JOIN usage_vendoridentity vi
+       ON vi.vendor = s.vendor AND vi.kind = s.identity_kind AND vi.external_id = s.identity_value
+LEFT JOIN usage_engineer e
+       ON (s.identity_kind = 'email' AND lower(e.email) = lower(s.identity_value))
+       OR (s.identity_kind = 'github_login' AND lower(e.github_login) = lower(s.identity_value) AND e.github_login <> '')
+LEFT JOIN stage_price p
+       ON p.vendor = s.vendor AND p.model = s.model AND p.day = s.day AND p.long_context = s.long_context
+WHERE NOT EXISTS (
+    SELECT 1 FROM usage_usagerecord u
+    WHERE u.dataset = %(dataset)s AND u.dedup_key = s.dedup_key AND u.bucket_start = s.bucket_start
+      AND u.batch_id > %(batch_id)s
+);
+"""
+
+UPSERT_USAGE_SQL = """
+INSERT INTO usage_usagerecord (
+    batch_id, dataset, dedup_key, bucket_start, bucket_width, day, vendor, product, account,
+    identity_kind, identity_value, engineer_id, model, model_canonical, long_context,
+    input_uncached_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
+    output_tokens, requests, cost_usd, cost_source)
+SELECT %(batch_id)s, %(dataset)s, dedup_key, bucket_start, bucket_width, day, vendor, product, account,
+       identity_kind, identity_value, engineer_id, model, model_canonical, long_context,
+       input_uncached_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
+       output_tokens, requests, cost_usd, cost_source
+FROM resolved
+ORDER BY dedup_key, bucket_start
+ON CONFLICT (dataset, dedup_key, bucket_start) DO UPDATE SET
+    batch_id = EXCLUDED.batch_id, bucket_width = EXCLUDED.bucket_width, day = EXCLUDED.day,
+    vendor = EXCLUDED.vendor, product = EXCLUDED.product, account = EXCLUDED.account,
+    identity_kind = EXCLUDED.identity_kind, identity_value = EXCLUDED.identity_value,
+    engineer_id = EXCLUDED.engineer_id, model = EXCLUDED.model, model_canonical = EXCLUDED.model_canonical,
+    long_context = EXCLUDED.long_context, input_uncached_tokens = EXCLUDED.input_uncached_tokens,
+    cache_read_tokens = EXCLUDED.cache_read_tokens, cache_write_5m_tokens = EXCLUDED.cache_write_5m_tokens,
+    cache_write_1h_tokens = EXCLUDED.cache_write_1h_tokens, output_tokens = EXCLUDED.output_tokens,
+    requests = EXCLUDED.requests, cost_usd = EXCLUDED.cost_usd, cost_source = EXCLUDED.cost_source
+"""
+
+# The rows about to be replaced, read after the locks are held: their sums leave the rollup.
+DELTA_SQL = """
+CREATE TEMP TABLE rollup_delta ON COMMIT DROP AS
+SELECT 1 AS sign, day, engineer_id, vendor, product, model_canonical, input_uncached_tokens,
+       cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, requests,
+       cost_usd, cost_source
+FROM resolved
+UNION ALL
+SELECT -1, u.day, u.engineer_id, u.vendor, u.product, u.model_canonical, u.input_uncached_tokens,
+       u.cache_read_tokens, u.cache_write_5m_tokens, u.cache_write_1h_tokens, u.output_tokens, u.requests,
+       u.cost_usd, u.cost_source
+FROM usage_usagerecord u JOIN resolved r
+  ON u.dataset = %(dataset)s AND u.dedup_key = r.dedup_key AND u.bucket_start = r.bucket_start;
+"""
+
+STATS_SQL = """
+SELECT count(*), count(*) FILTER (WHERE engineer_id IS NULL), count(*) FILTER (WHERE cost_source = 'unpriced'),
+       COALESCE(sum(cost_usd), 0), COALESCE(sum(cost_usd) FILTER (WHERE engineer_id IS NULL), 0)
+FROM resolved
+"""
+
+
+def _load_usage(batch: ImportBatch, dataset: str, frame: pd.DataFrame) -> LoadStats:
+    if frame.empty:
+        return LoadStats()
+    frame["day"] = pd.to_datetime(frame["bucket_start"], utc=True).dt.date
+    prices = _price_table(frame)
+    params = {"dataset": dataset, "batch_id": batch.pk}
+    with connection.cursor() as cursor:
+        cursor.execute(STAGE_USAGE_DDL)
+        _copy_frame(cursor, "stage_usage", frame, [*USAGE_COLUMNS, "day"])
+        _copy_frame(cursor, "stage_price", prices, list(prices.columns))
+        # Writers of the same dataset and day take turns (locks in sorted order: no deadlock);
+        # the delta below is then read from rows nobody else is changing.
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(%s || ':' || day::text, 0) AS k"
+            " FROM stage_usage ORDER BY 1) locks",
+            [dataset],
+        )
+        cursor.execute(RESOLVE_SQL, params)
+        cursor.execute(DELTA_SQL, params)
+        cursor.execute(UPSERT_USAGE_SQL, params)
+        rollup_apply_delta(cursor)
+        cursor.execute("SELECT count(*) FROM stage_usage")
+        (staged,) = cursor.fetchone()
+        cursor.execute(STATS_SQL)
+        written, unmapped, unpriced, cost, unmapped_cost = cursor.fetchone()
+    superseded = staged - written
+    if superseded:
+        logger.info("batch %s: %s rows already restated by a newer batch were left as they are", batch.pk, superseded)
+    return LoadStats(accepted=staged, unmapped=unmapped, unpriced=unpriced, cost_usd=cost, unmapped_cost_usd=unmapped_cost)
+
+
+UPSERT_BILLING_SQL = """
+INSERT INTO billing_billingline (batch_id, dataset, dedup_key, day, vendor, account, model, description, cost_usd)
+SELECT %(batch_id)s, %(dataset)s, s.dedup_key, s.day, s.vendor, s.account, s.model, s.description, s.cost_usd
+FROM stage_billing s
+ORDER BY s.dedup_key, s.day
+ON CONFLICT (dataset, dedup_key, day) DO UPDATE SET
+    batch_id = EXCLUDED.batch_id, vendor = EXCLUDED.vendor, account = EXCLUDED.account, model = EXCLUDED.model,
+    description = EXCLUDED.description, cost_usd = EXCLUDED.cost_usd
+WHERE billing_billingline.batch_id <= EXCLUDED.batch_id
+"""
+
+
+def _load_billing(batch: ImportBatch, dataset: str, frame: pd.DataFrame) -> LoadStats:
+    """Billed totals go to BillingLine for reconciliation; they never add to anyone's spend."""
+    if frame.empty:
+        return LoadStats()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE stage_billing (dedup_key text, day date, vendor text, account text, model text,"
+            " description text, cost_usd numeric, location text) ON COMMIT DROP"
+        )
+        _copy_frame(cursor, "stage_billing", frame, list(BILLING_COLUMNS))
+        cursor.execute(UPSERT_BILLING_SQL, {"dataset": dataset, "batch_id": batch.pk})
+        cursor.execute("SELECT count(*), COALESCE(sum(cost_usd), 0) FROM stage_billing")
+        count, cost = cursor.fetchone()
+    return LoadStats(accepted=count, cost_usd=cost)
+
+
+def _batch_fail(batch: ImportBatch, message: str) -> ImportBatch:
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        status=ImportBatch.Status.FAILED, error=message, finished_at=timezone.now()
+    )
+    batch.refresh_from_db()
+    return batch
+
+
+def import_batch_requeue_stale(*, older_than_minutes: int) -> list[int]:
+    """Hand batches stuck pending or running (a lost message, a killed worker) to a worker again."""
+    from usage.tasks import import_batch_process_task
+
+    cutoff = timezone.now() - timezone.timedelta(minutes=older_than_minutes)
+    # A running batch is stale only when its run started before the cutoff.
+    stale = ImportBatch.objects.filter(created_at__lt=cutoff).filter(
+        Q(status=ImportBatch.Status.PENDING) | Q(status=ImportBatch.Status.RUNNING, started_at__lt=cutoff)
+    )
+    ids = list(stale.values_list("pk", flat=True))
+    ImportBatch.objects.filter(pk__in=ids).update(status=ImportBatch.Status.PENDING)
+    for batch_id in ids:
+        import_batch_process_task.delay_on_commit(batch_id=batch_id)
+    return ids
+
