@@ -1,0 +1,56 @@
+"""Re-attribution: when an identity is mapped after its usage arrived, history follows it."""
+
+from __future__ import annotations
+
+from django.db import connection, transaction
+
+from .rollup import rollup_apply_delta
+
+# Rows whose engineer differs from what the identity map (or an email/login match) says now.
+CHANGED_SQL = """
+CREATE TEMP TABLE changed ON COMMIT DROP AS
+SELECT u.id, u.day, u.engineer_id AS old_engineer_id, COALESCE(vi.engineer_id, e.id) AS new_engineer_id,
+       u.vendor, u.product, u.model_canonical, u.input_uncached_tokens, u.cache_read_tokens,
+       u.cache_write_5m_tokens, u.cache_write_1h_tokens, u.output_tokens, u.requests, u.cost_usd, u.cost_source
+FROM usage_usagerecord u
+JOIN (SELECT * FROM unnest(%(vendors)s::text[], %(kinds)s::text[], %(values)s::text[]) AS t(vendor, kind, value)) ids
+  ON u.vendor = ids.vendor AND u.identity_kind = ids.kind AND u.identity_value = ids.value
+LEFT JOIN usage_vendoridentity vi
+  ON vi.vendor = u.vendor AND vi.kind = u.identity_kind AND vi.external_id = u.identity_value
+LEFT JOIN usage_engineer e
+  ON (u.identity_kind = 'email' AND lower(e.email) = lower(u.identity_value))
+  OR (u.identity_kind = 'github_login' AND lower(e.github_login) = lower(u.identity_value) AND e.github_login <> '')
+WHERE u.engineer_id IS DISTINCT FROM COALESCE(vi.engineer_id, e.id)
+ORDER BY u.id
+FOR UPDATE OF u
+"""
+
+DELTA_SQL = """
+CREATE TEMP TABLE rollup_delta ON COMMIT DROP AS
+SELECT -1 AS sign, day, old_engineer_id AS engineer_id, vendor, product, model_canonical, input_uncached_tokens,
+       cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, requests, cost_usd, cost_source
+FROM changed
+UNION ALL
+SELECT 1, day, new_engineer_id, vendor, product, model_canonical, input_uncached_tokens,
+       cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, requests, cost_usd, cost_source
+FROM changed
+"""
+
+
+def usage_reattribute(*, identities: list[tuple[str, str, str]]) -> int:
+    """Point the usage of these (vendor, kind, external_id) identities at whoever they map to
+    now, moving the rollup with it. Returns the number of usage rows that changed hands."""
+    if not identities:
+        return 0
+    vendors, kinds, values = (list(col) for col in zip(*identities, strict=True))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(CHANGED_SQL, {"vendors": vendors, "kinds": kinds, "values": values})
+        cursor.execute("SELECT count(*) FROM changed")
+        (count,) = cursor.fetchone()
+        if count:
+            cursor.execute("UPDATE usage_usagerecord u SET engineer_id = c.new_engineer_id FROM changed c WHERE u.id = c.id")
+            cursor.execute(DELTA_SQL)
+            rollup_apply_delta(cursor)
+            cursor.execute("DROP TABLE rollup_delta")
+        cursor.execute("DROP TABLE changed")
+    return count
