@@ -46,15 +46,16 @@ def import_batch_create(
 ) -> ImportBatch:
     """Store an export's bytes as a pending batch and ring the worker's doorbell on commit.
 
-    A byte-identical file (same format and engineer) already imported becomes a batch with
-    status `duplicate` pointing at the first one, and nothing is processed.
+    A byte-identical file (for the same engineer) already imported becomes a batch with
+    status `duplicate` pointing at the first one, and nothing is processed. (The same rows in
+    other bytes are harmless too: the natural-key upsert replaces them with themselves.)
     """
     from usage.tasks import import_batch_process_task
 
     sha = hashlib.sha256(raw).hexdigest()
     engineer_email = engineer_email.strip().lower()
     earlier = (
-        ImportBatch.objects.filter(sha256=sha, format=format, engineer_email=engineer_email)
+        ImportBatch.objects.filter(sha256=sha, engineer_email=engineer_email)
         .exclude(status__in=[ImportBatch.Status.FAILED, ImportBatch.Status.DUPLICATE])
         .order_by("id")
         .first()
@@ -149,7 +150,7 @@ def _without_duplicate_keys(frame: pd.DataFrame, rejections: list[Rejection]) ->
     return frame.loc[~dup].copy(), rejections
 
 
-def _copy_frame(cursor, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
+def copy_frame(cursor, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
     """Stream a frame into a table with COPY (CSV, \\N for NULL), in chunks to bound memory."""
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
     with cursor.copy(sql) as copy:
@@ -159,7 +160,7 @@ def _copy_frame(cursor, table: str, frame: pd.DataFrame, columns: list[str]) -> 
             copy.write(buffer.getvalue())
 
 
-def _price_table(frame: pd.DataFrame) -> pd.DataFrame:
+def price_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Unit prices for each distinct (vendor, model, day, tier) of the batch: a few rows."""
     overrides = list(PriceOverride.objects.all())
     keys = frame[["vendor", "model", "day", "long_context"]].drop_duplicates()
@@ -277,12 +278,12 @@ def _load_usage(batch: ImportBatch, dataset: str, frame: pd.DataFrame) -> LoadSt
     if frame.empty:
         return LoadStats()
     frame["day"] = pd.to_datetime(frame["bucket_start"], utc=True).dt.date
-    prices = _price_table(frame)
+    prices = price_table(frame)
     params = {"dataset": dataset, "batch_id": batch.pk}
     with connection.cursor() as cursor:
         cursor.execute(STAGE_USAGE_DDL)
-        _copy_frame(cursor, "stage_usage", frame, [*USAGE_COLUMNS, "day"])
-        _copy_frame(cursor, "stage_price", prices, list(prices.columns))
+        copy_frame(cursor, "stage_usage", frame, [*USAGE_COLUMNS, "day"])
+        copy_frame(cursor, "stage_price", prices, list(prices.columns))
         # Writers of the same dataset and day take turns (locks in sorted order: no deadlock);
         # the delta below is then read from rows nobody else is changing.
         cursor.execute(
@@ -298,6 +299,8 @@ def _load_usage(batch: ImportBatch, dataset: str, frame: pd.DataFrame) -> LoadSt
         (staged,) = cursor.fetchone()
         cursor.execute(STATS_SQL)
         written, unmapped, unpriced, cost, unmapped_cost = cursor.fetchone()
+        # ON COMMIT DROP is not enough when the caller's transaction goes on (tests, savepoints).
+        cursor.execute("DROP TABLE stage_usage, stage_price, resolved, rollup_delta")
     superseded = staged - written
     if superseded:
         logger.info("batch %s: %s rows already restated by a newer batch were left as they are", batch.pk, superseded)
@@ -325,10 +328,11 @@ def _load_billing(batch: ImportBatch, dataset: str, frame: pd.DataFrame) -> Load
             "CREATE TEMP TABLE stage_billing (dedup_key text, day date, vendor text, account text, model text,"
             " description text, cost_usd numeric, location text) ON COMMIT DROP"
         )
-        _copy_frame(cursor, "stage_billing", frame, list(BILLING_COLUMNS))
+        copy_frame(cursor, "stage_billing", frame, list(BILLING_COLUMNS))
         cursor.execute(UPSERT_BILLING_SQL, {"dataset": dataset, "batch_id": batch.pk})
         cursor.execute("SELECT count(*), COALESCE(sum(cost_usd), 0) FROM stage_billing")
         count, cost = cursor.fetchone()
+        cursor.execute("DROP TABLE stage_billing")
     return LoadStats(accepted=count, cost_usd=cost)
 
 

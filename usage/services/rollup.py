@@ -9,49 +9,71 @@ from django.db import connection, transaction
 # Sums a temp table `rollup_delta` (sign, day, engineer_id, vendor, product, model_canonical,
 # token columns, requests, cost_usd, cost_source) by rollup key and adds it to DailyUsage.
 # The team is the engineer's team on that day (TeamMembership, valid_to exclusive).
-APPLY_DELTA_SQL = """
-INSERT INTO usage_dailyusage (
-    day, engineer_id, team_id, vendor, product, model, input_uncached_tokens, cache_read_tokens,
-    cache_write_tokens, output_tokens, tokens, requests, cost_usd, unpriced_tokens)
-SELECT d.day, d.engineer_id, m.team_id, d.vendor, d.product, d.model_canonical,
-       sum(d.sign * d.input_uncached_tokens), sum(d.sign * d.cache_read_tokens),
-       sum(d.sign * (d.cache_write_5m_tokens + d.cache_write_1h_tokens)), sum(d.sign * d.output_tokens),
+# Sums a temp table `rollup_delta` (sign, day, engineer_id, vendor, product, model_canonical,
+# token columns, requests, cost_usd, cost_source) by rollup key. The team is the engineer's
+# team on that day (TeamMembership, valid_to exclusive).
+AGGREGATE_DELTA_SQL = """
+CREATE TEMP TABLE rollup_delta_sum ON COMMIT DROP AS
+SELECT d.day, d.engineer_id, m.team_id, d.vendor, d.product, d.model_canonical AS model,
+       sum(d.sign * d.input_uncached_tokens) AS input_uncached_tokens,
+       sum(d.sign * d.cache_read_tokens) AS cache_read_tokens,
+       sum(d.sign * (d.cache_write_5m_tokens + d.cache_write_1h_tokens)) AS cache_write_tokens,
+       sum(d.sign * d.output_tokens) AS output_tokens,
        sum(d.sign * (d.input_uncached_tokens + d.cache_read_tokens + d.cache_write_5m_tokens
-                     + d.cache_write_1h_tokens + d.output_tokens)),
-       sum(d.sign * d.requests), sum(d.sign * d.cost_usd),
+                     + d.cache_write_1h_tokens + d.output_tokens)) AS tokens,
+       sum(d.sign * d.requests) AS requests,
+       sum(d.sign * d.cost_usd) AS cost_usd,
        COALESCE(sum(d.sign * (d.input_uncached_tokens + d.cache_read_tokens + d.cache_write_5m_tokens
                      + d.cache_write_1h_tokens + d.output_tokens)) FILTER (WHERE d.cost_source = 'unpriced'), 0)
+           AS unpriced_tokens
 FROM rollup_delta d
 LEFT JOIN usage_teammembership m
        ON m.engineer_id = d.engineer_id AND m.valid_from <= d.day AND (m.valid_to IS NULL OR m.valid_to > d.day)
 GROUP BY d.day, d.engineer_id, m.team_id, d.vendor, d.product, d.model_canonical
-ORDER BY d.day, d.engineer_id, d.vendor, d.product, d.model_canonical
-ON CONFLICT (day, engineer_id, vendor, product, model) DO UPDATE SET
-    team_id = EXCLUDED.team_id,
-    input_uncached_tokens = usage_dailyusage.input_uncached_tokens + EXCLUDED.input_uncached_tokens,
-    cache_read_tokens = usage_dailyusage.cache_read_tokens + EXCLUDED.cache_read_tokens,
-    cache_write_tokens = usage_dailyusage.cache_write_tokens + EXCLUDED.cache_write_tokens,
-    output_tokens = usage_dailyusage.output_tokens + EXCLUDED.output_tokens,
-    tokens = usage_dailyusage.tokens + EXCLUDED.tokens,
-    requests = usage_dailyusage.requests + EXCLUDED.requests,
-    cost_usd = usage_dailyusage.cost_usd + EXCLUDED.cost_usd,
-    unpriced_tokens = usage_dailyusage.unpriced_tokens + EXCLUDED.unpriced_tokens
+"""
+
+_KEY_MATCH = """du.day = s.day AND du.engineer_id IS NOT DISTINCT FROM s.engineer_id AND du.vendor = s.vendor
+  AND du.product = s.product AND du.model = s.model"""
+_MEASURES = (
+    "input_uncached_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "tokens", "requests",
+    "cost_usd", "unpriced_tokens",
+)
+
+# Existing rows first: a negative delta (usage replaced or moved away) only ever meets a row
+# that exists, and the non-negative CHECK is evaluated before ON CONFLICT could turn an
+# INSERT into an UPDATE. Rows are locked in key order, so concurrent writers cannot deadlock.
+UPDATE_EXISTING_SQL = f"""
+UPDATE usage_dailyusage du SET team_id = s.team_id,
+    {", ".join(f"{m} = du.{m} + s.{m}" for m in _MEASURES)}
+FROM (SELECT * FROM rollup_delta_sum ORDER BY day, engineer_id, vendor, product, model) s
+WHERE {_KEY_MATCH}
+"""
+
+# The rest are new keys; a concurrent writer may have created one since: then add to it.
+INSERT_NEW_SQL = f"""
+INSERT INTO usage_dailyusage (day, engineer_id, team_id, vendor, product, model, {", ".join(_MEASURES)})
+SELECT s.day, s.engineer_id, s.team_id, s.vendor, s.product, s.model, {", ".join(f"s.{m}" for m in _MEASURES)}
+FROM rollup_delta_sum s
+WHERE NOT EXISTS (SELECT 1 FROM usage_dailyusage du WHERE {_KEY_MATCH})
+ORDER BY s.day, s.engineer_id, s.vendor, s.product, s.model
+ON CONFLICT (day, engineer_id, vendor, product, model) DO UPDATE SET team_id = EXCLUDED.team_id,
+    {", ".join(f"{m} = usage_dailyusage.{m} + EXCLUDED.{m}" for m in _MEASURES)}
 """
 
 # Rows whose every measure went back to zero (their usage moved to someone else) go away.
-DELETE_EMPTY_SQL = """
-DELETE FROM usage_dailyusage du
-USING (SELECT DISTINCT day, engineer_id, vendor, product, model_canonical FROM rollup_delta) k
-WHERE du.day = k.day AND du.engineer_id IS NOT DISTINCT FROM k.engineer_id AND du.vendor = k.vendor
-  AND du.product = k.product AND du.model = k.model_canonical
-  AND du.tokens = 0 AND du.requests = 0 AND du.cost_usd = 0
+DELETE_EMPTY_SQL = f"""
+DELETE FROM usage_dailyusage du USING rollup_delta_sum s
+WHERE {_KEY_MATCH} AND du.tokens = 0 AND du.requests = 0 AND du.cost_usd = 0
 """
 
 
 def rollup_apply_delta(cursor) -> None:
     """Apply the temp table `rollup_delta` to DailyUsage (caller holds the transaction)."""
-    cursor.execute(APPLY_DELTA_SQL)
+    cursor.execute(AGGREGATE_DELTA_SQL)
+    cursor.execute(UPDATE_EXISTING_SQL)
+    cursor.execute(INSERT_NEW_SQL)
     cursor.execute(DELETE_EMPTY_SQL)
+    cursor.execute("DROP TABLE rollup_delta_sum")
 
 
 REBUILD_SQL = """
