@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 import pandas as pd
@@ -143,3 +145,53 @@ def non_negative_int(value: object, name: str) -> int:
     if number < 0:
         raise ValueError(f"{name} is negative: {value!r}")
     return number
+
+
+def non_negative_decimal(value: object, name: str) -> Decimal:
+    """Parse an amount of money exactly; raise ValueError with the field name for a rejection reason.
+
+    A JSON number arrives as a Python float: ``str()`` gives back the digits written in the file
+    (shortest repr), so no binary rounding error reaches the Decimal.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError(f"{name} is missing")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise ValueError(f"{name} is not a number: {value!r}")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"{name} is not a number: {value!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"{name} is not a number: {value!r}")
+    if number < 0:
+        raise ValueError(f"{name} is negative: {value!r}")
+    return number
+
+
+def usd_text(amount: Decimal) -> str:
+    """Dollars as a plain decimal string for cost_usd ("0.000123", never "1.23E-4")."""
+    return format(amount, "f")
+
+
+def utc_iso(moment: datetime) -> str:
+    """A UTC ISO-8601 string ending in Z, the form bucket_start uses; naive means UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def first_result(doc: object) -> dict | None:
+    """The first result row of a ``{"data": [{"results": [...]}, ...]}`` envelope, for detect()."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+        return None
+    for bucket in doc["data"]:
+        if isinstance(bucket, dict) and isinstance(bucket.get("results"), list):
+            for result in bucket["results"]:
+                if isinstance(result, dict):
+                    return result
+    return None
+
+
+def raw_text(item: object, limit: int = 500) -> str:
+    """The offending item as compact JSON for Rejection.raw, cut to a readable length."""
+    return json.dumps(item, default=str, separators=(",", ":"))[:limit]
