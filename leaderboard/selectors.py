@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from usage.models import DailyUsage
@@ -41,7 +41,7 @@ def org_month_summary(*, today: date | None = None, limit: int = 50) -> MonthSum
         .annotate(tokens=Sum("tokens"), cost_usd=Sum("cost_usd"))
         .order_by("-cost_usd")[:limit]
     )
-    totals = month.aggregate(tokens=Sum("tokens"), cost=Sum("cost_usd"), unmapped=Sum("cost_usd", filter=~_mapped()))
+    totals = month.aggregate(tokens=Sum("tokens"), cost=Sum("cost_usd"), unmapped=Sum("cost_usd", filter=Q(engineer__isnull=True)))
     # The team shown is the latest one in the month: one more query over the top rows only.
     teams = dict(
         month.filter(engineer_id__in=[r["engineer_id"] for r in top])
@@ -58,8 +58,3 @@ def org_month_summary(*, today: date | None = None, limit: int = 50) -> MonthSum
         unmapped_cost_usd=totals["unmapped"] or Decimal(0),
     )
 
-
-def _mapped():
-    from django.db.models import Q
-
-    return Q(engineer__isnull=False)

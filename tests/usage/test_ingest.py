@@ -7,7 +7,16 @@ from django.db.models import Sum
 
 from billing.models import BillingLine, PriceOverride
 from billing.services import usage_reprice
-from usage.models import DailyUsage, Engineer, ImportBatch, RejectedRow, Team, TeamMembership, UsageRecord, VendorIdentity
+from usage.models import (
+    DailyUsage,
+    Engineer,
+    ImportBatch,
+    RejectedRow,
+    Team,
+    TeamMembership,
+    UsageRecord,
+    VendorIdentity,
+)
 from usage.services.ingest import import_batch_create, import_batch_process, import_batch_requeue_stale
 from usage.services.reattribute import usage_reattribute
 from usage.services.rollup import daily_usage_rebuild

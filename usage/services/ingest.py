@@ -99,7 +99,7 @@ def import_batch_process(*, batch_id: int) -> ImportBatch:
         return _batch_fail(batch, f"{batch.filename}: {exc}")
     try:
         with transaction.atomic():
-            stats = _load(batch, parsed)
+            _load(batch, parsed)
     except (OperationalError, InterfaceError):
         # Transient (connection lost, server restarting): back to pending, the task retries.
         ImportBatch.objects.filter(pk=batch.pk).update(status=ImportBatch.Status.PENDING)

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from usage.importers.registry import IMPORTERS
 from usage.models import ImportBatch
 from usage.services.ingest import import_batch_create
-from usage.templatetags.usage_format import compact, usd
+from usage.templatetags.usage_format import usd
 
 FINISHED = {ImportBatch.Status.DONE, ImportBatch.Status.FAILED, ImportBatch.Status.DUPLICATE}
 

@@ -43,7 +43,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7)
 
     def handle(self, *args, engineers, days, out, seed, **options):
-        rng = random.Random(seed)
+        rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
         out.mkdir(parents=True, exist_ok=True)
         end = datetime.now(UTC).date()
         start = end - timedelta(days=days)
@@ -185,7 +185,7 @@ class Command(BaseCommand):
 
     def _write_openai(self, path, rng, people, start, end) -> Path:
         buckets = []
-        for i, day in enumerate(self._days(start, end)):
+        for day in self._days(start, end):
             results = []
             for n, p in enumerate(people):
                 if p["tool"] != "openai" or not (t := self._tokens(rng, p["weight"], day)):

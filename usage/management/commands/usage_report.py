@@ -42,7 +42,7 @@ class Command(BaseCommand):
         body = [(r.key or label, compact(r.tokens), usd(r.cost_usd)) for r in rows]
         total = ("TOTAL", compact(sum(r.tokens for r in rows)), usd(sum(r.cost_usd for r in rows)))
         widths = [max(len(str(x[i])) for x in [(by, "tokens", "cost"), *body, total]) for i in range(3)]
-        line = "{:<%d}  {:>%d}  {:>%d}" % tuple(widths)
+        line = f"{{:<{widths[0]}}}  {{:>{widths[1]}}}  {{:>{widths[2]}}}"
         self.stdout.write(line.format(by, "tokens", "cost"))
         self.stdout.write("-" * (sum(widths) + 4))
         for row in body:
