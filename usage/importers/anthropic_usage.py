@@ -54,9 +54,17 @@ def _row(result: dict, start: str, width: str, location: str) -> dict:
     if not model:
         raise ValueError("model is missing: group the report by model")
     key_fields = (
-        start, width, result.get("api_key_id"), result.get("account_id"), result.get("service_account_id"),
-        result.get("workspace_id"), model, result.get("service_tier"), result.get("context_window"),
-        result.get("inference_geo"), result.get("speed"),
+        start,
+        width,
+        result.get("api_key_id"),
+        result.get("account_id"),
+        result.get("service_account_id"),
+        result.get("workspace_id"),
+        model,
+        result.get("service_tier"),
+        result.get("context_window"),
+        result.get("inference_geo"),
+        result.get("speed"),
     )
     return {
         "dedup_key": natural_key(*key_fields),
@@ -71,8 +79,12 @@ def _row(result: dict, start: str, width: str, location: str) -> dict:
         "long_context": result.get("context_window") == "200k-1M",
         "input_uncached_tokens": non_negative_int(result.get("uncached_input_tokens"), "uncached_input_tokens"),
         "cache_read_tokens": non_negative_int(result.get("cache_read_input_tokens"), "cache_read_input_tokens"),
-        "cache_write_5m_tokens": non_negative_int(cache.get("ephemeral_5m_input_tokens"), "cache_creation.ephemeral_5m_input_tokens"),
-        "cache_write_1h_tokens": non_negative_int(cache.get("ephemeral_1h_input_tokens"), "cache_creation.ephemeral_1h_input_tokens"),
+        "cache_write_5m_tokens": non_negative_int(
+            cache.get("ephemeral_5m_input_tokens"), "cache_creation.ephemeral_5m_input_tokens"
+        ),
+        "cache_write_1h_tokens": non_negative_int(
+            cache.get("ephemeral_1h_input_tokens"), "cache_creation.ephemeral_1h_input_tokens"
+        ),
         "output_tokens": non_negative_int(result.get("output_tokens"), "output_tokens"),
         "requests": 0,
         "cost_usd": None,

@@ -112,8 +112,7 @@ def load_json(raw: bytes, *, what: str) -> object:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ParseError(
-            f"not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x}); "
-            f"export the {what} again as UTF-8 JSON"
+            f"not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x}); export the {what} again as UTF-8 JSON"
         ) from exc
     if not text.strip():
         raise ParseError("the file is empty")
@@ -123,9 +122,7 @@ def load_json(raw: bytes, *, what: str) -> object:
         stripped = text.rstrip()
         truncated = not stripped.endswith(("}", "]")) or exc.pos >= len(stripped) - 1
         hint = " (the file looks truncated: it stops mid-document)" if truncated else ""
-        raise ParseError(
-            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}"
-        ) from exc
+        raise ParseError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}") from exc
 
 
 def non_negative_int(value: object, name: str) -> int:

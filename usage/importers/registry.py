@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import anthropic_usage
+from . import anthropic_cost, anthropic_usage, claude_code_analytics, generic_csv, openai_costs, openai_usage
 from .base import ParsedExport, ParseError, load_json
 
 # Order matters only where two detectors could both match; each checks a distinctive field.
 IMPORTERS: dict[str, ModuleType] = {
     m.FORMAT: m
-    for m in (anthropic_usage,)
+    for m in (anthropic_usage, anthropic_cost, claude_code_analytics, openai_usage, openai_costs, generic_csv)
 }
 JSON_FORMATS = [name for name, m in IMPORTERS.items() if getattr(m, "KIND", "json") == "json"]
 
