@@ -1,8 +1,12 @@
 from django.urls import path
 
-from . import views
+from .views import board, people, privacy, teams
 
 app_name = "leaderboard"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", board.home, name="home"),
+    path("me/", people.me, name="me"),
+    path("engineers/<int:pk>/", people.engineer_detail, name="engineer"),
+    path("teams/<int:pk>/", teams.team_detail, name="team"),
+    path("settings/privacy/", privacy.privacy_edit, name="privacy"),
 ]

@@ -2,10 +2,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from . import selectors
+from leaderboard.selectors.board import org_month_summary
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    summary = selectors.org_month_summary()
-    return render(request, "leaderboard/home.html", {"summary": summary})
+    return render(request, "leaderboard/home.html", {"summary": org_month_summary()})

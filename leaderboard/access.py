@@ -1,0 +1,94 @@
+"""The one place that decides who sees what. Every view and selector asks here.
+
+Roles: engineer (anyone in the org chart: sees themself), manager (anyone with reports: sees
+their whole reporting chain), finance (Django group `finance`: sees everyone), admin (staff:
+everything, plus imports and settings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection
+
+from leaderboard.models import AuditEntry, PrivacySettings
+from usage.models import Engineer
+
+FINANCE_GROUP = "finance"
+ADJECTIVES = "Amber Brisk Calm Daring Eager Fabled Gentle Hardy Ivory Jolly Keen Lucid Mellow Nimble Opal Plucky Quiet Rapid Sable Tidy Umber Vivid Witty Zesty".split()
+ANIMALS = "Otter Falcon Badger Heron Lynx Marten Puffin Raven Stoat Tapir Walrus Yak Bison Crane Dingo Egret Ferret Gecko Ibis Koala Lemur Newt Orca Panda".split()
+
+# Everyone below a manager, however deep: one recursive query.
+CHAIN_SQL = """
+WITH RECURSIVE chain(id) AS (
+    SELECT id FROM usage_engineer WHERE manager_id = %s
+    UNION
+    SELECT e.id FROM usage_engineer e JOIN chain c ON e.manager_id = c.id
+)
+SELECT id FROM chain
+"""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user_id: int | None
+    engineer_id: int | None
+    is_admin: bool = False
+    is_finance: bool = False
+    chain_ids: frozenset[int] = field(default_factory=frozenset)  # everyone in their reporting chain
+
+    @property
+    def sees_everyone(self) -> bool:
+        return self.is_admin or self.is_finance
+
+    @property
+    def is_manager(self) -> bool:
+        return bool(self.chain_ids)
+
+    def can_view_engineer(self, engineer_id: int) -> bool:
+        return self.sees_everyone or engineer_id == self.engineer_id or engineer_id in self.chain_ids
+
+    def sees_name_of(self, engineer_id: int) -> bool:
+        """On peer views (the leaderboard) names follow the privacy setting, except for
+        people this viewer may open anyway."""
+        return self.can_view_engineer(engineer_id)
+
+
+def viewer_for(user) -> Viewer:
+    """The viewer's roles, in at most three queries (engineer, groups, chain)."""
+    if not user.is_authenticated:
+        return Viewer(user_id=None, engineer_id=None)
+    engineer_id = Engineer.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
+    is_finance = user.groups.filter(name=FINANCE_GROUP).exists()
+    chain: frozenset[int] = frozenset()
+    if engineer_id is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(CHAIN_SQL, [engineer_id])
+            chain = frozenset(row[0] for row in cursor.fetchall())
+    return Viewer(
+        user_id=user.pk, engineer_id=engineer_id, is_admin=user.is_staff, is_finance=is_finance, chain_ids=chain
+    )
+
+
+def privacy_settings() -> PrivacySettings:
+    return PrivacySettings.objects.get_or_create(pk=1)[0]
+
+
+def pseudonym(engineer_id: int) -> str:
+    """A stable, non-reversible nickname ("Brisk Otter 3f2a"): same person, same name, everywhere."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"engineer:{engineer_id}".encode(), hashlib.sha256).digest()
+    return f"{ADJECTIVES[digest[0] % len(ADJECTIVES)]} {ANIMALS[digest[1] % len(ANIMALS)]} {digest[2:4].hex()}"
+
+
+def display_name(viewer: Viewer, *, engineer_id: int, name: str, mode: str) -> str:
+    """What a peer view shows for a person under the board's privacy mode."""
+    if mode == PrivacySettings.BoardNames.NAMES or viewer.sees_name_of(engineer_id):
+        return name
+    return pseudonym(engineer_id)
+
+
+def audit(user, action: str, target: str = "", **details) -> None:
+    AuditEntry.objects.create(user=user if getattr(user, "is_authenticated", False) else None, action=action, target=target, details=details)

@@ -1,0 +1,1 @@
+"""Page read models over the DailyUsage rollup. Each makes a fixed number of queries."""
