@@ -1,0 +1,89 @@
+"""factory_boy factories for the org directory and the rollup."""
+
+from datetime import date
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+
+from usage.models import DailyUsage, Engineer, Team, TeamMembership, VendorIdentity
+
+PASSWORD = "pw-for-tests"  # noqa: S105
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}@example.com")
+    email = factory.SelfAttribute("username")
+    password = factory.django.Password(PASSWORD)
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+    parent = None
+
+
+class EngineerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Engineer
+
+    email = factory.Sequence(lambda n: f"engineer{n}@example.com")
+    name = factory.Sequence(lambda n: f"Engineer {n}")
+    title = "Software Engineer"
+    cost_center = "CC-100"
+    github_login = factory.Sequence(lambda n: f"gh{n}")
+    start_date = date(2024, 1, 1)
+    user = factory.SubFactory(UserFactory, username=factory.SelfAttribute("..email"))
+
+    @factory.post_generation
+    def team(self, create, extracted, **kwargs):
+        """EngineerFactory(team=some_team) also makes the open membership from start_date."""
+        if create and extracted is not None:
+            TeamMembership.objects.create(engineer=self, team=extracted, valid_from=self.start_date or date(2024, 1, 1))
+
+
+class TeamMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TeamMembership
+
+    engineer = factory.SubFactory(EngineerFactory)
+    team = factory.SubFactory(TeamFactory)
+    valid_from = date(2024, 1, 1)
+
+
+class VendorIdentityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = VendorIdentity
+
+    vendor = "anthropic"
+    kind = "api_key_id"
+    external_id = factory.Sequence(lambda n: f"apikey_{n}")
+    engineer = factory.SubFactory(EngineerFactory)
+
+
+class DailyUsageFactory(factory.django.DjangoModelFactory):
+    """A rollup row, for read-side tests (the ingest pipeline writes real ones)."""
+
+    class Meta:
+        model = DailyUsage
+
+    day = date(2026, 10, 1)
+    engineer = factory.SubFactory(EngineerFactory)
+    team = None
+    vendor = "anthropic"
+    product = "api"
+    model = "claude-sonnet-4-5"
+    input_uncached_tokens = 1000
+    cache_read_tokens = 5000
+    cache_write_tokens = 500
+    output_tokens = 500
+    tokens = factory.LazyAttribute(lambda o: o.input_uncached_tokens + o.cache_read_tokens + o.cache_write_tokens + o.output_tokens)
+    requests = 10
+    cost_usd = Decimal("1.50")
