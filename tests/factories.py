@@ -33,6 +33,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
 class EngineerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Engineer
+        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"engineer{n}@example.com")
     name = factory.Sequence(lambda n: f"Engineer {n}")
