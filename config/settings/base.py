@@ -153,5 +153,7 @@ LOGGING = {
         "pgserver": {"level": "WARNING"},
         # In eager mode every task would print a success line into command output.
         "celery.app.trace": {"level": "WARNING"},
+        # Eager mode's in-memory broker warns that it has no hostname.
+        "kombu.connection": {"level": "ERROR"},
     },
 }

@@ -558,3 +558,13 @@ def test_generic_csv_with_a_header_only_gives_no_rows():
     parsed = generic_csv.parse(generic_doc())
     assert len(parsed.frame) == 0
     assert parsed.rejections == []
+
+
+def test_an_empty_file_is_refused_as_empty():
+    with pytest.raises(ParseError, match="the file is empty"):
+        registry.detect_format(b"  \n")
+
+
+def test_a_utf16_file_is_refused_naming_its_encoding():
+    with pytest.raises(ParseError, match="UTF-16"):
+        registry.detect_format('{"data": []}'.encode("utf-16"))

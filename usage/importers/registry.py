@@ -17,6 +17,10 @@ JSON_FORMATS = [name for name, m in IMPORTERS.items() if getattr(m, "KIND", "jso
 
 def detect_format(raw: bytes) -> str:
     """Name the format of an export, or raise ParseError saying why it is not recognised."""
+    if not raw.strip():
+        raise ParseError("the file is empty")
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:64]:
+        raise ParseError("the file is UTF-16 (or binary), not UTF-8 text; export it again as UTF-8")
     head = raw[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head[:1] in (b"{", b"["):
         doc = load_json(raw, what="export")
