@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from datetime import date
 
 from django.conf import settings
 from django.db import connection
@@ -91,4 +92,39 @@ def display_name(viewer: Viewer, *, engineer_id: int, name: str, mode: str) -> s
 
 
 def audit(user, action: str, target: str = "", **details) -> None:
-    AuditEntry.objects.create(user=user if getattr(user, "is_authenticated", False) else None, action=action, target=target, details=details)
+    AuditEntry.objects.create(
+        user=user if getattr(user, "is_authenticated", False) else None, action=action, target=target, details=details
+    )
+
+
+# The team and its ancestors; a viewer who manages someone in any of them, or who is a manager
+# and a member of one of them, manages "that team or above" and may open it.
+TEAM_VIEWERS_SQL = """
+WITH RECURSIVE up(id, depth) AS (
+    SELECT id, 0 FROM usage_team WHERE id = %(team)s
+    UNION ALL
+    SELECT t.parent_id, up.depth + 1 FROM usage_team t JOIN up ON t.id = up.id
+    WHERE t.parent_id IS NOT NULL AND up.depth < 50
+)
+SELECT EXISTS (
+    SELECT 1 FROM usage_teammembership m JOIN up ON up.id = m.team_id
+    WHERE (m.engineer_id = %(viewer)s OR m.engineer_id = ANY(%(chain)s))
+        AND m.valid_from <= %(today)s AND (m.valid_to IS NULL OR m.valid_to > %(today)s)
+)
+"""
+
+
+def can_view_team(viewer: Viewer, *, team_id: int, today: date) -> bool:
+    """Finance and admins see every team; a manager sees a team when someone in their
+    reporting chain, or they themself, is a current member of it or of a team above it.
+    At most one query."""
+    if viewer.sees_everyone:
+        return True
+    if not viewer.is_manager:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            TEAM_VIEWERS_SQL,
+            {"team": team_id, "viewer": viewer.engineer_id, "chain": list(viewer.chain_ids), "today": today},
+        )
+        return bool(cursor.fetchone()[0])
