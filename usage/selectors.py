@@ -1,4 +1,4 @@
-"""Reads over the usage rollup for reports and the command line."""
+"""Reads over the usage rollup for reports and the command line, and for the imports pages."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import F, Sum
 
-from usage.models import DailyUsage
+from usage.models import DailyUsage, ImportBatch, RejectedRow
 
 GROUPS = {
     "engineer": "engineer__email",
@@ -19,6 +21,10 @@ GROUPS = {
     "cost_center": "engineer__cost_center",
 }
 MICRO = Decimal("0.000001")
+BATCHES_PER_PAGE = 25
+REJECTED_PER_PAGE = 50
+UNMAPPED_LIMIT = 100
+ACTIVE_STATUSES = (ImportBatch.Status.PENDING, ImportBatch.Status.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -47,3 +53,101 @@ def usage_report_rows(*, start: date, end: date, by: str) -> list[ReportRow]:
         ReportRow(key=row["key"], tokens=int(row["tokens"]), cost_usd=Decimal(row["cost_usd"]).quantize(MICRO))
         for row in rows
     ]
+
+
+# --- Imports pages (/imports/) -------------------------------------------------------------
+
+# Unmapped usage per identity, biggest first. The window sums count and price the identities
+# past the limit, so the page can say what it does not list (rule 5).
+UNMAPPED_SQL = """
+SELECT vendor, identity_kind, identity_value, sum(cost_usd), count(*),
+       sum(input_uncached_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens + output_tokens),
+       max(day), count(*) OVER (), sum(sum(cost_usd)) OVER ()
+FROM usage_usagerecord
+WHERE engineer_id IS NULL {batch_filter}
+GROUP BY vendor, identity_kind, identity_value
+ORDER BY 4 DESC, vendor, identity_kind, identity_value
+LIMIT %(limit)s
+"""
+
+
+@dataclass(frozen=True)
+class BatchPage:
+    page: Page  # of ImportBatch, newest first, created_by loaded
+    active: bool  # some batch anywhere is pending or running: the list keeps polling
+
+
+@dataclass(frozen=True)
+class UnmappedIdentity:
+    vendor: str
+    kind: str
+    value: str
+    cost_usd: Decimal
+    rows: int
+    tokens: int
+    last_day: date
+
+
+@dataclass(frozen=True)
+class UnmappedIdentities:
+    identities: list[UnmappedIdentity]
+    total_count: int  # identities, listed or not
+    total_cost_usd: Decimal
+
+    @property
+    def more_count(self) -> int:
+        return self.total_count - len(self.identities)
+
+    @property
+    def more_cost_usd(self) -> Decimal:
+        return self.total_cost_usd - sum((i.cost_usd for i in self.identities), Decimal(0))
+
+
+@dataclass(frozen=True)
+class BatchDetail:
+    batch: ImportBatch
+    rejected: Page  # of RejectedRow, in file order
+    unmapped: UnmappedIdentities  # this batch's rows that are still unmapped now
+
+    @property
+    def active(self) -> bool:
+        return self.batch.status in ACTIVE_STATUSES
+
+
+def import_batch_page(*, page_number: int | str | None) -> BatchPage:
+    """One page of import batches, newest first. Three queries: count, page, activity."""
+    batches = ImportBatch.objects.select_related("created_by").order_by("-created_at", "-id")
+    page = Paginator(batches, BATCHES_PER_PAGE).get_page(page_number)
+    active = ImportBatch.objects.filter(status__in=ACTIVE_STATUSES).exists()
+    return BatchPage(page=page, active=active)
+
+
+def unmapped_identities(*, batch_id: int | None = None, limit: int = UNMAPPED_LIMIT) -> UnmappedIdentities:
+    """Usage rows attributed to nobody, per (vendor, kind, value), biggest cost first: across
+    the whole ledger, or only the rows a batch wrote. One query."""
+    batch_filter = "AND batch_id = %(batch_id)s" if batch_id is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(UNMAPPED_SQL.format(batch_filter=batch_filter), {"batch_id": batch_id, "limit": limit})
+        rows = cursor.fetchall()
+    identities = [
+        UnmappedIdentity(
+            vendor=vendor, kind=kind, value=value, cost_usd=cost, rows=count, tokens=int(tokens), last_day=last_day
+        )
+        for vendor, kind, value, cost, count, tokens, last_day, _, _ in rows
+    ]
+    total_count, total_cost = (rows[0][7], rows[0][8]) if rows else (0, Decimal(0))
+    return UnmappedIdentities(identities=identities, total_count=total_count, total_cost_usd=total_cost)
+
+
+def import_batch_detail(*, batch_id: int, rejected_page: int | str | None) -> BatchDetail | None:
+    """A batch with a page of its rejected rows and its unmapped identities; None if no such
+    batch. Four queries."""
+    batch = ImportBatch.objects.select_related("created_by").filter(pk=batch_id).first()
+    if batch is None:
+        return None
+    rejected = Paginator(RejectedRow.objects.filter(batch_id=batch_id).order_by("id"), REJECTED_PER_PAGE)
+    return BatchDetail(
+        batch=batch,
+        rejected=rejected.get_page(rejected_page),
+        unmapped=unmapped_identities(batch_id=batch_id),
+    )

@@ -1,10 +1,135 @@
-from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Admin pages for imports: upload exports, watch batches, open one, map unmapped identities."""
 
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from leaderboard.access import audit
+from usage.forms import IdentityMapForm, UploadForm
 from usage.models import ImportBatch
+from usage.selectors import import_batch_detail, import_batch_page, unmapped_identities
+from usage.services.identities import identity_map
+from usage.services.ingest import import_batch_create
+from usage.templatetags.usage_format import compact, usd
 
 
-@staff_member_required
+def staff_required(view):
+    """Anonymous users go to the login page; for signed-in non-staff the page does not exist."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_staff:
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapper)
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+@staff_required
 def imports(request: HttpRequest) -> HttpResponse:
-    return render(request, "usage/imports.html", {"batches": ImportBatch.objects.all()[:50]})
+    form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        # One transaction: every file becomes a batch, or none does; workers start on commit.
+        with transaction.atomic():
+            batches = [
+                import_batch_create(
+                    filename=upload.name,
+                    raw=upload.read(),
+                    format=data["format"],
+                    engineer_email=data["engineer_email"],
+                    created_by=request.user,
+                )
+                for upload in data["uploads"]
+            ]
+        messages.success(request, f"Uploaded {', '.join(b.filename for b in batches)}.")
+        return redirect("usage:imports")
+    context = {
+        "form": form,
+        "listing": import_batch_page(page_number=request.GET.get("page")),
+        "unmapped": unmapped_identities(),
+        "max_bytes": settings.IMPORT_MAX_UPLOAD_BYTES,
+        "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+    }
+    return render(request, "usage/imports.html", context)
+
+
+@staff_required
+def imports_batches(request: HttpRequest) -> HttpResponse:
+    """The batch list alone: htmx polls it while some batch is pending or running."""
+    listing = import_batch_page(page_number=request.GET.get("page"))
+    response = render(request, "usage/imports.html#batch-list", {"listing": listing})
+    if not listing.active:
+        # Only a polling list asks, so this is the moment the last batch finished:
+        # the page refreshes its unmapped identities too.
+        response["HX-Trigger"] = "imports-settled"
+    return response
+
+
+@staff_required
+def imports_unmapped(request: HttpRequest) -> HttpResponse:
+    return render(request, "usage/imports.html#unmapped", {"unmapped": unmapped_identities()})
+
+
+@staff_required
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    detail = import_batch_detail(batch_id=pk, rejected_page=request.GET.get("page"))
+    if detail is None:
+        raise Http404("No such import batch.")
+    template = "usage/batch.html#batch-body" if _is_htmx(request) else "usage/batch.html"
+    return render(request, template, {"detail": detail})
+
+
+@staff_required
+def batch_raw(request: HttpRequest, pk: int) -> FileResponse:
+    batch = get_object_or_404(ImportBatch, pk=pk)
+    try:
+        raw = batch.raw_file.open("rb")
+    except (OSError, ValueError) as exc:
+        raise Http404(f"The file kept for batch #{pk} cannot be read.") from exc
+    audit(request.user, "download_import", f"batch:{pk}", filename=batch.filename)
+    return FileResponse(raw, as_attachment=True, filename=batch.filename)
+
+
+@staff_required
+@require_POST
+def map_identity(request: HttpRequest) -> HttpResponse:
+    """Map one unmapped identity to an engineer. htmx swaps the form for the outcome;
+    without htmx the outcome is a message on the page the form was on."""
+    form = IdentityMapForm(request.POST)
+    result = None
+    if form.is_valid():
+        try:
+            result = identity_map(**form.cleaned_data, user=request.user)
+        except ValidationError as exc:
+            form.add_error("engineer_email", exc)
+    next_url = request.POST.get("next", "")
+    if _is_htmx(request):
+        ident = {
+            "vendor": form.data.get("vendor"),
+            "kind": form.data.get("kind"),
+            "value": form.data.get("external_id"),
+        }
+        context = {"ident": ident, "map_form": form, "result": result, "next_url": next_url}
+        return render(request, "usage/imports.html#map-form", context)
+    if result is not None:
+        rows = f"{compact(result.rows_moved)} row{pluralize(result.rows_moved)}"
+        messages.success(request, f"Moved {rows} ({usd(result.cost_usd)}) to {result.engineer_name}.")
+    else:
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, require_https=request.is_secure()):
+        next_url = "usage:imports"
+    return redirect(next_url)
