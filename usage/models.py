@@ -225,6 +225,16 @@ class UsageRecord(models.Model):
                 name="usage_record_non_negative",
             ),
         ]
+        indexes = [
+            # Unmapped usage is a small slice of the ledger: these serve the Imports page's
+            # unmapped-identity list and a batch's unmapped rows without a raw-table scan.
+            models.Index(
+                fields=["vendor", "identity_kind", "identity_value"],
+                condition=Q(engineer__isnull=True),
+                name="usage_unmapped_identity",
+            ),
+            models.Index(fields=["batch"], condition=Q(engineer__isnull=True), name="usage_unmapped_batch"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.dataset} {self.day} {self.identity_kind}:{self.identity_value} {self.model}"
