@@ -12,7 +12,13 @@ def embedded_database_url(data_dir: Path) -> str:
 
     # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; it does not matter here.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    import pgserver
+    try:
+        import pgserver
+    except ImportError as exc:  # pgserver ships wheels for CPython <= 3.12 only
+        raise RuntimeError(
+            "DATABASE_URL is not set and the embedded PostgreSQL (pgserver) is not installed: "
+            "use Python 3.12, or set DATABASE_URL to a PostgreSQL server"
+        ) from exc
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir, cleanup_mode=None)
