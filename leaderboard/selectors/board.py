@@ -1,60 +1,367 @@
-"""Page read models over the DailyUsage rollup. Each makes a fixed number of queries."""
+"""The leaderboard's read models: people and teams ranked over a period, in a fixed number of queries.
+
+Everything is computed in PostgreSQL over the DailyUsage rollup: one query for the people board
+(ranks, percentiles, change against the previous period, top model and tool, titles) and one for
+the team board, whatever the number of engineers. Names leave this module already resolved under
+the privacy setting, so the page, the CSV and the chart cannot disagree.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
+from math import ceil
 
-from django.db.models import F, Q, Sum
-from django.utils import timezone
+from django.db import connection
 
-from usage.models import DailyUsage
+from leaderboard.access import Viewer, display_name
+from leaderboard.charts import base_layout
+from leaderboard.models import PrivacySettings
+from leaderboard.periods import Period
+from leaderboard.selectors.board_sql import PEOPLE_SQL, PODIUM_SIZE, TEAMS_SQL
+from usage.models import Team
+
+METRICS = {"spend": "Spend", "tokens": "Tokens", "tokens_per_usd": "Tokens per dollar"}
+# Tiers by percentile of the sort metric (percent_rank: the share of the others ranked below).
+TIERS = (("emerald", 0.95), ("gold", 0.80), ("silver", 0.50), ("bronze", 0.0))
+TIER_COLOURS = {"emerald": "#12b76a", "gold": "#eaaa08", "silver": "#98a2b3", "bronze": "#c4704f"}
+TITLES = {
+    "token_legend": ("Token Legend", "most tokens"),
+    "cache_wizard": ("Cache Wizard", "highest share of input read from cache"),
+    "model_connoisseur": ("Model Connoisseur", "most distinct models, two at least"),
+    "frugal_virtuoso": ("Frugal Virtuoso", "most tokens per dollar"),
+    "output_artisan": ("Output Artisan", "highest share of output tokens"),
+    "rising_star": ("Rising Star", "biggest growth in tokens since the period before"),
+}
+
+
+@dataclass(frozen=True)
+class Title:
+    key: str
+    name: str
+    blurb: str
+    holder: str
+    is_viewer: bool
 
 
 @dataclass(frozen=True)
 class BoardRow:
+    position: int
+    engineer_id: int | None  # None when the viewer may not open this person's page
     name: str
-    team: str | None
+    team: str
     tokens: int
     cost_usd: Decimal
+    tokens_per_usd: int | None  # None: no priced usage
+    change_pct: float | None  # of the sort metric; None: nothing to compare with
+    tier: str
+    percentile: float  # share of the others ranked below this row, 0..1
+    top_model: str
+    top_tool: str
+    titles: tuple[str, ...]
+    is_viewer: bool
 
 
 @dataclass(frozen=True)
-class MonthSummary:
-    start: date
+class BoardPage:
+    period: Period
+    metric: str
+    names: str  # the privacy mode the names were resolved under
+    peers_withheld: bool  # only the viewer (and people they may open) are listed
     rows: list[BoardRow]
+    podium: list[BoardRow]
+    viewer_row: BoardRow | None
+    titles: list[Title]
+    people: int
+    total_tokens: int
+    total_cost_usd: Decimal
+    unmapped_tokens: int
+    unmapped_cost_usd: Decimal
+    page: int
+    pages: int
+
+    @property
+    def has_usage(self) -> bool:
+        return bool(self.people or self.unmapped_tokens or self.unmapped_cost_usd)
+
+    @property
+    def viewer_top_pct(self) -> int | None:
+        """The P of "top P%" on the viewer's rank line, at least 1."""
+        if self.viewer_row is None:
+            return None
+        return max(1, ceil(100 * self.viewer_row.position / self.people))
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    position: int
+    team_id: int | None  # None: usage of engineers who had no team that day
+    name: str
+    parent: str
+    members: int  # engineers with usage on this team in the period
     tokens: int
     cost_usd: Decimal
-    unmapped_cost_usd: Decimal
+    cost_per_member_usd: Decimal
+    change_pct: float | None
 
 
-def org_month_summary(*, today: date | None = None, limit: int = 50) -> MonthSummary:
-    """This month's top spenders and totals (two queries)."""
-    today = today or timezone.now().date()
-    start = today.replace(day=1)
-    end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
-    month = DailyUsage.objects.in_period(start, end)
-    top = (
-        month.attributed()
-        .values("engineer_id", name=F("engineer__name"))
-        .annotate(tokens=Sum("tokens"), cost_usd=Sum("cost_usd"))
-        .order_by("-cost_usd")[:limit]
+@dataclass(frozen=True)
+class TeamPage:
+    period: Period
+    metric: str
+    rows: list[TeamRow]
+    teams: int
+    hidden_teams: int  # below the privacy setting's minimum size, for this viewer
+    min_team_size: int
+    page: int
+    pages: int
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    teams: list[tuple[int, str]]  # indented by depth, parents first
+    vendors: list[str]
+    products: list[str]
+
+
+def leaderboard_page(
+    *,
+    viewer: Viewer,
+    privacy: PrivacySettings,
+    period: Period,
+    metric: str,
+    team_id: int | None = None,
+    vendor: str = "",
+    product: str = "",
+    page: int = 1,
+    per_page: int = 50,
+    everyone: bool = False,
+) -> BoardPage:
+    """People ranked by `metric` over the half-open period, one query whatever the org's size.
+
+    `everyone=True` returns every row (the CSV export) instead of one page. Under the self_only
+    privacy mode only the viewer's own row leaves this function; under pseudonyms, a team filter
+    matching fewer than k people lists only the people the viewer may open.
+    """
+    params = _params(period, metric, team_id, vendor, product, page, per_page)
+    params |= {
+        "everyone": everyone,
+        "viewer_engineer_id": viewer.engineer_id,
+        "most_picked": None if everyone else per_page + PODIUM_SIZE + 1 + len(TITLES),
+    }
+    records = _fetch(PEOPLE_SQL, params)
+    head, found = records[0], [r for r in records if r["engineer_id"] is not None]
+    first = found[0] if found else {"people": 0, "total_tokens": 0, "total_cost_usd": Decimal(0), "page": 1}
+    people, current_page = int(first["people"]), int(first["page"])
+    rows = [_board_row(r, viewer, privacy) for r in found]
+    lower = (current_page - 1) * per_page
+    page_rows = [row for row in rows if everyone or lower < row.position <= lower + per_page]
+    self_only = privacy.board_names == PrivacySettings.BoardNames.SELF_ONLY
+    # Pseudonyms filtered down to a team smaller than k would each be tied to that team.
+    small_team = (
+        privacy.board_names == PrivacySettings.BoardNames.PSEUDONYMS
+        and team_id is not None
+        and people < privacy.min_team_size
     )
-    totals = month.aggregate(tokens=Sum("tokens"), cost=Sum("cost_usd"), unmapped=Sum("cost_usd", filter=Q(engineer__isnull=True)))
-    # The team shown is the latest one in the month: one more query over the top rows only.
-    teams = dict(
-        month.filter(engineer_id__in=[r["engineer_id"] for r in top])
-        .order_by("engineer_id", "-day")
-        .distinct("engineer_id")
-        .values_list("engineer_id", "team__name")
-    )
-    rows = [BoardRow(r["name"], teams.get(r["engineer_id"]), int(r["tokens"]), r["cost_usd"]) for r in top]
-    return MonthSummary(
-        start=start,
-        rows=rows,
-        tokens=int(totals["tokens"] or 0),
-        cost_usd=(totals["cost"] or Decimal(0)) - (totals["unmapped"] or Decimal(0)),
-        unmapped_cost_usd=totals["unmapped"] or Decimal(0),
+    if self_only or small_team:
+        rows = page_rows = [row for row in rows if row.is_viewer or (small_team and row.engineer_id is not None)]
+    return BoardPage(
+        period=period,
+        metric=metric,
+        names=privacy.board_names,
+        peers_withheld=self_only or small_team,
+        rows=page_rows,
+        podium=[row for row in rows if row.position <= PODIUM_SIZE],
+        viewer_row=next((row for row in rows if row.is_viewer), None),
+        titles=_titles(rows),
+        people=people,
+        total_tokens=int(first["total_tokens"]),
+        total_cost_usd=first["total_cost_usd"],
+        unmapped_tokens=int(head["unmapped_tokens"]),
+        unmapped_cost_usd=head["unmapped_cost_usd"],
+        page=current_page,
+        pages=max(1, ceil(people / per_page)),
     )
 
+
+def team_board_page(
+    *,
+    viewer: Viewer,
+    privacy: PrivacySettings,
+    period: Period,
+    metric: str,
+    team_id: int | None = None,
+    vendor: str = "",
+    product: str = "",
+    page: int = 1,
+    per_page: int = 50,
+) -> TeamPage:
+    """Teams ranked by `metric` over the half-open period (a team's own usage, by the team of each
+    day). Teams with fewer members than the privacy minimum are hidden unless the viewer is a
+    manager, finance or an admin. One query."""
+    privileged = viewer.is_manager or viewer.sees_everyone
+    params = _params(period, metric, team_id, vendor, product, page, per_page)
+    params["min_members"] = 0 if privileged else privacy.min_team_size
+    records = _fetch(TEAMS_SQL, params)
+    teams = [r for r in records if r["position"] is not None]
+    total = int(teams[0]["teams"]) if teams else 0
+    return TeamPage(
+        period=period,
+        metric=metric,
+        rows=[_team_row(r) for r in teams],
+        teams=total,
+        hidden_teams=int(records[0]["hidden_teams"]),
+        min_team_size=privacy.min_team_size,
+        page=int(teams[0]["page"]) if teams else 1,
+        pages=max(1, ceil(total / per_page)),
+    )
+
+
+def board_filter_choices(*, period: Period) -> FilterChoices:
+    """The team tree and the vendors and products with usage in the period (two queries)."""
+    teams = list(Team.objects.values_list("id", "name", "parent_id"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT vendor, product FROM usage_dailyusage WHERE day >= %s AND day < %s",
+            [period.start, period.end],
+        )
+        pairs = cursor.fetchall()
+    return FilterChoices(
+        teams=_team_tree(teams),
+        vendors=sorted({vendor for vendor, _ in pairs}),
+        products=sorted({product for _, product in pairs}),
+    )
+
+
+def board_chart(*, board: BoardPage, limit: int = 20) -> dict:
+    """A Plotly figure of the page's first rows by the sort metric, coloured by tier. Its hover
+    text is the rows' names, already resolved under the privacy setting."""
+    rows = board.rows[:limit]
+    value_format = "$%{x:,.2f}" if board.metric == "spend" else "%{x:,.0f}"
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "y": [f"#{row.position} {row.name}" for row in rows],
+                "x": [_metric_value(row, board.metric) for row in rows],
+                "text": [row.name for row in rows],
+                "textposition": "none",
+                "hovertemplate": f"%{{text}}<br>{value_format}<extra></extra>",
+                "marker": {"color": [TIER_COLOURS[row.tier] for row in rows]},
+            }
+        ],
+        "layout": base_layout(
+            height=60 + 22 * max(len(rows), 3),
+            hovermode="closest",
+            showlegend=False,
+            margin={"l": 8, "r": 16, "t": 8, "b": 40},
+            yaxis={"autorange": "reversed", "fixedrange": True, "automargin": True, "dtick": 1},
+            xaxis={"title": {"text": METRICS[board.metric]}, "fixedrange": True, "gridcolor": "#eaecf0"},
+        ),
+    }
+
+
+def _params(
+    period: Period, metric: str, team_id: int | None, vendor: str, product: str, page: int, per_page: int
+) -> dict:
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}")
+    return {
+        "start": period.start,
+        "end": period.end,
+        "prev_start": period.previous.start,
+        "metric": metric,
+        "team_id": team_id,
+        "vendor": vendor,
+        "product": product,
+        "page": max(1, page),
+        "per_page": per_page,
+    }
+
+
+def _fetch(sql: str, params: dict) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [col.name for col in cursor.description]
+        return [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
+
+
+def _board_row(record: dict, viewer: Viewer, privacy: PrivacySettings) -> BoardRow:
+    engineer_id = record["engineer_id"]
+    named = privacy.board_names == PrivacySettings.BoardNames.NAMES or viewer.sees_name_of(engineer_id)
+    # A pseudonym beside a small team's name would give the person away.
+    team_shown = named or record["team_size"] >= privacy.min_team_size
+    percentile = float(record["percentile"])
+    tokens_per_usd = record["tokens_per_usd"]
+    return BoardRow(
+        position=int(record["position"]),
+        engineer_id=engineer_id if viewer.can_view_engineer(engineer_id) else None,
+        name=display_name(viewer, engineer_id=engineer_id, name=record["name"], mode=privacy.board_names),
+        team=(record["team_name"] or "No team") if team_shown else "—",
+        tokens=int(record["tokens"]),
+        cost_usd=record["cost_usd"],
+        tokens_per_usd=int(tokens_per_usd) if tokens_per_usd is not None else None,
+        change_pct=_change(record["value"], record["prev_value"]),
+        tier=next(name for name, floor in TIERS if percentile >= floor),
+        percentile=percentile,
+        top_model=record["top_model"],
+        top_tool=record["top_tool"],
+        titles=tuple(TITLES[key][0] for key in TITLES if key in record["titles"]),
+        is_viewer=engineer_id == viewer.engineer_id,
+    )
+
+
+def _team_row(record: dict) -> TeamRow:
+    members = int(record["members"])
+    return TeamRow(
+        position=int(record["position"]),
+        team_id=record["team_id"],
+        name=record["name"] or "No team",
+        parent=record["parent_name"] or "",
+        members=members,
+        tokens=int(record["tokens"]),
+        cost_usd=record["cost_usd"],
+        cost_per_member_usd=record["cost_usd"] / members,
+        change_pct=_change(record["value"], record["prev_value"]),
+    )
+
+
+def _change(value: Decimal | None, previous: Decimal | None) -> float | None:
+    if value is None or not previous:
+        return None
+    return float((value - previous) / previous * 100)
+
+
+def _titles(rows: list[BoardRow]) -> list[Title]:
+    """Each title and its holder, in TITLES order; rows already carry privacy-resolved names."""
+    holders = {title: row for row in rows for title in row.titles}
+    return [
+        Title(key=key, name=name, blurb=blurb, holder=holders[name].name, is_viewer=holders[name].is_viewer)
+        for key, (name, blurb) in TITLES.items()
+        if name in holders
+    ]
+
+
+def _metric_value(row: BoardRow, metric: str) -> float:
+    if metric == "tokens":
+        return row.tokens
+    if metric == "spend":
+        return float(row.cost_usd)
+    return row.tokens_per_usd or 0
+
+
+def _team_tree(teams: list[tuple[int, str, int | None]]) -> list[tuple[int, str]]:
+    """Teams depth-first, parents before children, labels indented by depth."""
+    children: dict[int | None, list[tuple[int, str]]] = {}
+    for team_id, name, parent_id in sorted(teams, key=lambda t: t[1].lower()):
+        children.setdefault(parent_id, []).append((team_id, name))
+    ordered: list[tuple[int, str]] = []
+
+    def walk(parent_id: int | None, depth: int) -> None:
+        for team_id, name in children.get(parent_id, []):
+            ordered.append((team_id, "\u2002" * 2 * depth + name))
+            walk(team_id, depth + 1)
+
+    walk(None, 0)
+    return ordered

@@ -1,0 +1,209 @@
+"""The leaderboard's SQL: one statement for the people board and one for the team board.
+
+Both read the DailyUsage rollup once or twice whatever the number of engineers, and compute
+ranks, percentiles, change against the previous period and titles in PostgreSQL (window
+functions, top-1 scans). Parameters are always bound, never formatted in: the only text put
+together here is these constants.
+"""
+
+PODIUM_SIZE = 3
+
+# Rows of the usage rollup in scope: the period is added by each query, these filters are
+# shared. Optional filters are "param is empty OR column = param" so no SQL is ever built from
+# input; psycopg binds client-side, so the planner sees the constants and drops dead branches.
+SCOPE_FILTER = """
+    (%(vendor)s = '' OR d.vendor = %(vendor)s)
+    AND (%(product)s = '' OR d.product = %(product)s)
+    AND (%(team_id)s::bigint IS NULL OR d.team_id IN (SELECT id FROM scope))
+"""
+# A team includes its sub-teams, however deep.
+SCOPE_CTE = """
+scope(id) AS (
+    SELECT id FROM usage_team WHERE id = %(team_id)s
+    UNION
+    SELECT t.id FROM usage_team t JOIN scope s ON t.parent_id = s.id
+)
+"""
+METRIC_SQL = """
+CASE %(metric)s
+    WHEN 'tokens' THEN {t}tokens::numeric
+    WHEN 'spend' THEN {t}cost_usd
+    ELSE {t}tokens / NULLIF({t}cost_usd, 0)
+END
+"""
+
+PEOPLE_SQL = f"""
+WITH RECURSIVE {SCOPE_CTE},
+per AS (
+    -- The main pass over the rollup: this period and the previous one together, by engineer.
+    -- Models are counted apart: count(DISTINCT model) here would sort the whole period (3x
+    -- slower than two hash aggregates at 50,000 engineers). The NULL engineer is unmapped usage.
+    SELECT d.engineer_id,
+           sum(d.tokens) FILTER (WHERE d.day >= %(start)s) AS tokens,
+           sum(d.cost_usd) FILTER (WHERE d.day >= %(start)s) AS cost_usd,
+           sum(d.cache_read_tokens) FILTER (WHERE d.day >= %(start)s) AS cache_read_tokens,
+           sum(d.output_tokens) FILTER (WHERE d.day >= %(start)s) AS output_tokens,
+           sum(d.tokens) FILTER (WHERE d.day < %(start)s) AS prev_tokens,
+           sum(d.cost_usd) FILTER (WHERE d.day < %(start)s) AS prev_cost_usd
+    FROM usage_dailyusage d
+    WHERE d.day >= %(prev_start)s AND d.day < %(end)s AND {SCOPE_FILTER}
+    GROUP BY d.engineer_id
+    HAVING count(*) FILTER (WHERE d.day >= %(start)s) > 0  -- usage in this period, not only before
+),
+models AS (
+    SELECT engineer_id, count(*) AS models
+    FROM (
+        SELECT DISTINCT d.engineer_id, d.model FROM usage_dailyusage d
+        WHERE d.day >= %(start)s AND d.day < %(end)s AND d.engineer_id IS NOT NULL AND {SCOPE_FILTER}
+    ) pairs
+    GROUP BY engineer_id
+),
+unmapped AS (
+    SELECT coalesce(sum(tokens), 0) AS unmapped_tokens, coalesce(sum(cost_usd), 0) AS unmapped_cost_usd
+    FROM per WHERE engineer_id IS NULL
+),
+scored AS (
+    SELECT per.*, models.models,
+           {METRIC_SQL.format(t="")} AS value,
+           {METRIC_SQL.format(t="prev_")} AS prev_value,
+           cache_read_tokens / NULLIF(tokens - output_tokens, 0) AS cache_share,  -- tokens: all input + output
+           output_tokens / NULLIF(tokens, 0) AS output_share,
+           tokens / NULLIF(cost_usd, 0) AS tokens_per_usd,
+           tokens / NULLIF(prev_tokens, 0) AS growth
+    FROM per JOIN models USING (engineer_id)
+),
+ranked AS (
+    SELECT s.*,
+           row_number() OVER (ORDER BY value DESC NULLS LAST, engineer_id) AS position,
+           -- percent_rank: the share of the others ranked below; a board of one is its own top.
+           CASE WHEN count(*) OVER () = 1 THEN 1 ELSE percent_rank() OVER (ORDER BY value ASC NULLS FIRST) END
+               AS percentile,
+           count(*) OVER () AS people,
+           sum(tokens) OVER () AS total_tokens,
+           sum(cost_usd) OVER () AS total_cost_usd,
+           least(%(page)s, greatest(1, ceil(count(*) OVER () / %(per_page)s::numeric))) AS page
+    FROM scored s
+),
+contenders AS (
+    -- Ratio titles need volume, or one cheap request wins: at least the median person's tokens.
+    SELECT * FROM ranked WHERE tokens >= (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY tokens) FROM ranked)
+),
+holders(title, engineer_id) AS (
+    -- Each title is a top-1 scan, not a window sort of everyone.
+    SELECT 'token_legend', (SELECT engineer_id FROM ranked ORDER BY tokens DESC, engineer_id LIMIT 1)
+    UNION ALL SELECT 'model_connoisseur',
+        (SELECT engineer_id FROM ranked WHERE models > 1 ORDER BY models DESC, tokens DESC, engineer_id LIMIT 1)
+    UNION ALL SELECT 'cache_wizard',
+        (SELECT engineer_id FROM contenders WHERE cache_share > 0 ORDER BY cache_share DESC, engineer_id LIMIT 1)
+    UNION ALL SELECT 'frugal_virtuoso',
+        (SELECT engineer_id FROM contenders WHERE tokens_per_usd IS NOT NULL
+         ORDER BY tokens_per_usd DESC, engineer_id LIMIT 1)
+    UNION ALL SELECT 'output_artisan',
+        (SELECT engineer_id FROM contenders WHERE output_share > 0 ORDER BY output_share DESC, engineer_id LIMIT 1)
+    UNION ALL SELECT 'rising_star',
+        (SELECT engineer_id FROM contenders WHERE growth > 1 ORDER BY growth DESC, engineer_id LIMIT 1)
+),
+picked AS (
+    -- The requested page (clamped to the last one), the podium, the viewer and the title holders.
+    SELECT r.*, ARRAY(SELECT h.title FROM holders h WHERE h.engineer_id = r.engineer_id) AS titles
+    FROM ranked r
+    WHERE %(everyone)s
+        OR r.position BETWEEN (r.page - 1) * %(per_page)s + 1 AND r.page * %(per_page)s
+        OR r.position <= {PODIUM_SIZE}
+        OR r.engineer_id = %(viewer_engineer_id)s
+        OR r.engineer_id IN (SELECT engineer_id FROM holders)
+    -- Never cuts (a page, the podium, the viewer and the title holders at most); it tells the
+    -- planner how few rows the laterals below see, which keeps it from costly JIT compilation.
+    LIMIT %(most_picked)s
+),
+picked_cells AS (
+    -- The picked people's usage by team, model and tool. A plain join, so the planner takes
+    -- index range scans on (engineer, day) for a page and one hash join for the whole export.
+    SELECT d.engineer_id, d.team_id, d.model, d.product, max(d.day) AS last_day, sum(d.tokens) AS tokens
+    FROM picked p JOIN usage_dailyusage d ON d.engineer_id = p.engineer_id
+    WHERE d.day >= %(start)s AND d.day < %(end)s AND {SCOPE_FILTER}
+    GROUP BY d.engineer_id, d.team_id, d.model, d.product
+),
+top_model AS (
+    SELECT DISTINCT ON (engineer_id) engineer_id, model AS top_model
+    FROM picked_cells GROUP BY engineer_id, model ORDER BY engineer_id, sum(tokens) DESC, model
+),
+top_tool AS (
+    SELECT DISTINCT ON (engineer_id) engineer_id, product AS top_tool
+    FROM picked_cells GROUP BY engineer_id, product ORDER BY engineer_id, sum(tokens) DESC, product
+),
+last_team AS (
+    -- The team of the person's latest day in scope: usage follows the team of its day.
+    SELECT DISTINCT ON (engineer_id) engineer_id, team_id
+    FROM picked_cells ORDER BY engineer_id, last_day DESC, tokens DESC
+),
+team_size AS (
+    -- Headcount over the period: whether a team's name would give a pseudonym away.
+    SELECT m.team_id, count(*) AS team_size FROM usage_teammembership m
+    WHERE m.valid_from < %(end)s AND (m.valid_to IS NULL OR m.valid_to > %(start)s)
+      AND m.team_id IN (SELECT team_id FROM last_team)
+    GROUP BY m.team_id
+),
+shown AS (
+    SELECT p.*, e.name, lt.team_id, team.name AS team_name, tm.top_model, tt.top_tool,
+           coalesce(ts.team_size, 0) AS team_size
+    FROM picked p
+    JOIN usage_engineer e ON e.id = p.engineer_id
+    JOIN last_team lt USING (engineer_id)
+    JOIN top_model tm USING (engineer_id)
+    JOIN top_tool tt USING (engineer_id)
+    LEFT JOIN team_size ts ON ts.team_id = lt.team_id
+    LEFT JOIN usage_team team ON team.id = lt.team_id
+)
+-- Always one row, so the unmapped totals arrive even when nobody is on the board.
+SELECT u.unmapped_tokens, u.unmapped_cost_usd, s.*
+FROM unmapped u LEFT JOIN shown s ON TRUE
+ORDER BY s.position
+"""
+
+TEAMS_SQL = f"""
+WITH RECURSIVE {SCOPE_CTE},
+members AS (
+    -- One pass over both periods, by team and engineer: members are counted, not summed rows.
+    SELECT d.team_id, d.engineer_id,
+           sum(d.tokens) FILTER (WHERE d.day >= %(start)s) AS tokens,
+           sum(d.cost_usd) FILTER (WHERE d.day >= %(start)s) AS cost_usd,
+           sum(d.tokens) FILTER (WHERE d.day < %(start)s) AS prev_tokens,
+           sum(d.cost_usd) FILTER (WHERE d.day < %(start)s) AS prev_cost_usd
+    FROM usage_dailyusage d
+    WHERE d.day >= %(prev_start)s AND d.day < %(end)s AND d.engineer_id IS NOT NULL AND {SCOPE_FILTER}
+    GROUP BY d.team_id, d.engineer_id
+),
+scored AS (
+    SELECT team_id, members, tokens, cost_usd,
+           {METRIC_SQL.format(t="")} AS value,
+           {METRIC_SQL.format(t="prev_")} AS prev_value
+    FROM (
+        SELECT team_id, count(tokens) AS members, sum(tokens) AS tokens, sum(cost_usd) AS cost_usd,
+               sum(prev_tokens) AS prev_tokens, sum(prev_cost_usd) AS prev_cost_usd
+        FROM members GROUP BY team_id
+        HAVING count(tokens) > 0  -- usage in this period, not only in the previous one
+    ) per_team
+),
+visible AS (
+    SELECT s.*,
+           row_number() OVER (ORDER BY value DESC NULLS LAST, team_id NULLS LAST) AS position,
+           count(*) OVER () AS teams
+    FROM scored s WHERE members >= %(min_members)s
+),
+picked AS (
+    SELECT v.*, t.name, parent.name AS parent_name,
+           least(%(page)s, greatest(1, ceil(v.teams / %(per_page)s::numeric))) AS page
+    FROM visible v
+    LEFT JOIN usage_team t ON t.id = v.team_id
+    LEFT JOIN usage_team parent ON parent.id = t.parent_id
+),
+hidden AS (
+    SELECT count(*) AS hidden_teams FROM scored WHERE members < %(min_members)s
+)
+-- Always one row, so the count of hidden teams arrives even when none is shown.
+SELECT h.hidden_teams, p.*
+FROM hidden h
+LEFT JOIN picked p ON p.position BETWEEN (p.page - 1) * %(per_page)s + 1 AND p.page * %(per_page)s
+ORDER BY p.position
+"""
