@@ -294,6 +294,8 @@ class DailyUsage(models.Model):
             models.Index(fields=["engineer", "day"], name="daily_usage_engineer_day"),
             # Team pages and team rollups over a period.
             models.Index(fields=["team", "day"], name="daily_usage_team_day"),
+            # The leaderboard and reports: everyone's usage over a period, without a full scan.
+            models.Index(fields=["day"], name="daily_usage_day"),
         ]
 
     def __str__(self) -> str:
