@@ -16,7 +16,8 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 # genai-prices' provider ids for our vendor names; others are matched on the model alone.
-PROVIDER_IDS = {"anthropic": "anthropic", "openai": "openai", "google": "google", "vertex": "google"}
+# Bedrock model ids (us.anthropic.claude-…-v1:0) and their regional prices are genai-prices' "aws".
+PROVIDER_IDS = {"anthropic": "anthropic", "openai": "openai", "google": "google", "vertex": "google", "bedrock": "aws"}
 # Anthropic's documented multipliers, used when a price list omits a cache price.
 CACHE_READ_FACTOR = Decimal("0.1")
 CACHE_WRITE_5M_FACTOR = Decimal("1.25")

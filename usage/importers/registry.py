@@ -2,26 +2,76 @@
 
 from __future__ import annotations
 
+import zipfile
 from types import ModuleType
 
-from . import anthropic_cost, anthropic_usage, claude_code_analytics, generic_csv, openai_costs, openai_usage
+from . import (
+    anthropic_cost,
+    anthropic_usage,
+    bedrock_invocations,
+    claude_code_analytics,
+    claude_code_logs,
+    codex_logs,
+    copilot_metered,
+    copilot_metrics,
+    copilot_premium,
+    cursor_csv,
+    cursor_events,
+    gcp_billing,
+    generic_csv,
+    litellm_spend,
+    openai_costs,
+    openai_usage,
+)
 from .base import ParsedExport, ParseError, load_json
+from .readers import GZIP_MAGIC, first_records, gunzip, is_zip, open_zip
 
 # Order matters only where two detectors could both match; each checks a distinctive field.
 IMPORTERS: dict[str, ModuleType] = {
     m.FORMAT: m
-    for m in (anthropic_usage, anthropic_cost, claude_code_analytics, openai_usage, openai_costs, generic_csv)
+    for m in (
+        anthropic_usage,
+        anthropic_cost,
+        claude_code_analytics,
+        openai_usage,
+        openai_costs,
+        generic_csv,
+        cursor_events,
+        cursor_csv,
+        copilot_metrics,
+        copilot_metered,
+        copilot_premium,
+        claude_code_logs,
+        codex_logs,
+        litellm_spend,
+        bedrock_invocations,
+        gcp_billing,
+    )
 }
-JSON_FORMATS = [name for name, m in IMPORTERS.items() if getattr(m, "KIND", "json") == "json"]
+# A JSON document: detect(doc). One JSON object a line: detect_records(first objects).
+# A zip archive: detect_zip(archive). Anything else (CSV): detect_bytes(head).
+JSON_FORMATS = [name for name, m in IMPORTERS.items() if hasattr(m, "detect")]
+LINE_FORMATS = [name for name, m in IMPORTERS.items() if hasattr(m, "detect_records")]
+ZIP_FORMATS = [name for name, m in IMPORTERS.items() if hasattr(m, "detect_zip")]
+TEXT_FORMATS = [name for name, m in IMPORTERS.items() if hasattr(m, "detect_bytes")]
 
 
 def detect_format(raw: bytes) -> str:
     """Name the format of an export, or raise ParseError saying why it is not recognised."""
+    raw = unpacked(raw)
     if not raw.strip():
         raise ParseError("the file is empty")
+    if is_zip(raw):
+        return _detect_zip(raw)
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:64]:
         raise ParseError("the file is UTF-16 (or binary), not UTF-8 text; export it again as UTF-8")
     head = raw[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head[:1] == b"{":
+        records = first_records(raw.lstrip(b"\xef\xbb\xbf \t\r\n"))
+        if records is not None:
+            for name in LINE_FORMATS:
+                if IMPORTERS[name].detect_records(records):
+                    return name
     if head[:1] in (b"{", b"["):
         doc = load_json(raw, what="export")
         for name in JSON_FORMATS:
@@ -31,14 +81,34 @@ def detect_format(raw: bytes) -> str:
             "JSON, but not a usage or cost export this version reads (or it holds no rows); "
             f"give --format, one of: {', '.join(sorted(IMPORTERS))}"
         )
-    for name, module in IMPORTERS.items():
-        if getattr(module, "KIND", "json") != "json" and module.detect_bytes(head):
+    for name in TEXT_FORMATS:
+        if IMPORTERS[name].detect_bytes(head):
             return name
     raise ParseError(f"not a known export format; give --format, one of: {', '.join(sorted(IMPORTERS))}")
 
 
 def parse(raw: bytes, *, format: str | None = None) -> ParsedExport:
+    raw = unpacked(raw)
     name = format or detect_format(raw)
     if name not in IMPORTERS:
         raise ParseError(f"unknown format {name!r}; known: {', '.join(sorted(IMPORTERS))}")
     return IMPORTERS[name].parse(raw)
+
+
+def unpacked(raw: bytes) -> bytes:
+    """A gzipped export (S3 delivers Bedrock logs so) is read as its content."""
+    return gunzip(raw) if raw[:2] == GZIP_MAGIC else raw
+
+
+def _detect_zip(raw: bytes) -> str:
+    archive = open_zip(raw)
+    for name in ZIP_FORMATS:
+        try:
+            if IMPORTERS[name].detect_zip(archive):
+                return name
+        except zipfile.BadZipFile as exc:
+            raise ParseError(f"the zip archive is damaged ({exc}); zip the folder again") from exc
+    raise ParseError(
+        "a zip archive, but not of Claude Code logs (~/.claude/projects/**/*.jsonl) or Codex logs "
+        "(~/.codex/sessions/**/rollout-*.jsonl): no .jsonl member looks like either"
+    )
