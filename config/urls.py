@@ -7,6 +7,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("usage.urls")),
     path("", include("leaderboard.urls")),
+    path("", include("billing.urls")),
 ]
 
 if settings.OIDC_ENABLED:

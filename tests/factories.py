@@ -88,3 +88,54 @@ class DailyUsageFactory(factory.django.DjangoModelFactory):
     tokens = factory.LazyAttribute(lambda o: o.input_uncached_tokens + o.cache_read_tokens + o.cache_write_tokens + o.output_tokens)
     requests = 10
     cost_usd = Decimal("1.50")
+
+
+# Billing: caps, budgets, exceptions (issue 4)
+
+from billing.models import CapException, CapPolicy, TeamBudget, TeamWebhook  # noqa: E402
+
+
+class CapPolicyFactory(factory.django.DjangoModelFactory):
+    """The org default unless team= or engineer= (with the matching scope) is given."""
+
+    class Meta:
+        model = CapPolicy
+
+    scope = factory.LazyAttribute(
+        lambda o: CapPolicy.Scope.ENGINEER if o.engineer else CapPolicy.Scope.TEAM if o.team else CapPolicy.Scope.ORG
+    )
+    team = None
+    engineer = None
+    vendor = ""
+    product = ""
+    amount_usd = Decimal("1500.00")
+    period = "month"
+    reason = ""
+
+
+class TeamBudgetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TeamBudget
+
+    team = factory.SubFactory(TeamFactory)
+    period = "month"
+    amount_usd = Decimal("10000.00")
+
+
+class TeamWebhookFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TeamWebhook
+
+    team = factory.SubFactory(TeamFactory)
+    url = "http://127.0.0.1:9/hook"
+
+
+class CapExceptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CapException
+
+    engineer = factory.SubFactory(EngineerFactory)
+    amount_usd = Decimal("500.00")
+    reason = "release crunch"
+    until = date(2026, 12, 31)
+    status = CapException.Status.PENDING

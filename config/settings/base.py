@@ -73,6 +73,8 @@ def _database_url() -> str:
 
 DATABASES = {"default": env.db_url_config(_database_url())}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+# Dashboard aggregates cost more to JIT-compile than to run (seconds at 50k engineers).
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = env("DATABASE_OPTIONS", default="-c jit=off")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Optional single sign-on (OpenID Connect), off unless OIDC_RP_CLIENT_ID is set. Users are
@@ -136,12 +138,35 @@ CELERY_BEAT_SCHEDULE = {
         "task": "usage.tasks.import_batch_requeue_stale_task",
         "schedule": 300.0,
     },
+    # Caps and budgets of everyone, hourly: alerts, forecasts, and the cap-check table.
+    "evaluate-caps": {
+        "task": "billing.tasks.caps_evaluate_task",
+        "schedule": env.float("CAP_EVALUATE_EVERY_SECONDS", default=3600.0),
+    },
 }
 
 # Ingest
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
 # A batch still pending or running after this many minutes is handed to a worker again.
 IMPORT_STALE_AFTER_MINUTES = env.int("IMPORT_STALE_AFTER_MINUTES", default=30)
+
+# Budgets and caps
+# The month the fiscal year starts (1 = January): yearly caps and quarters follow it.
+FISCAL_YEAR_START_MONTH = env.int("FISCAL_YEAR_START_MONTH", default=1)
+if not 1 <= FISCAL_YEAR_START_MONTH <= 12:
+    raise ValueError(f"FISCAL_YEAR_START_MONTH must be 1..12, not {FISCAL_YEAR_START_MONTH}")
+# Percentages of a cap or budget at which an alert is made (once per period each).
+CAP_ALERT_THRESHOLDS = sorted(set(env.list("CAP_ALERT_THRESHOLDS", cast=int, default=[50, 80, 100])))
+if not all(0 < pct <= 1000 for pct in CAP_ALERT_THRESHOLDS):
+    raise ValueError(f"CAP_ALERT_THRESHOLDS must be percentages in 1..1000, not {CAP_ALERT_THRESHOLDS}")
+# Also alert when spend is projected to reach the cap before the period ends.
+CAP_FORECAST_ALERTS = env.bool("CAP_FORECAST_ALERTS", default=True)
+CAP_WEBHOOK_TIMEOUT_SECONDS = env.float("CAP_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Gateway admin APIs that `caps_export --push` sends the effective caps to.
+LITELLM_API_BASE = env("LITELLM_API_BASE", default="")
+LITELLM_API_KEY = env("LITELLM_API_KEY", default="")
+CURSOR_API_BASE = env("CURSOR_API_BASE", default="https://api.cursor.com")
+CURSOR_API_KEY = env("CURSOR_API_KEY", default="")
 
 LOGGING = {
     "version": 1,

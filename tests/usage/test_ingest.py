@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 from datetime import date
 from decimal import Decimal
 
@@ -244,3 +245,13 @@ def test_stale_batches_are_requeued_and_processed(ingest, ada, django_capture_on
         assert import_batch_requeue_stale(older_than_minutes=30) == [batch.pk]
     batch.refresh_from_db()
     assert batch.status == "done" and totals()["tokens"] == 1_000_000
+
+
+def test_local_logs_without_an_owner_are_refused_and_with_one_are_attributed(ingest, ada):
+    raw = (Path(__file__).resolve().parents[1] / "data" / "claude_code_logs.zip").read_bytes()
+    refused = ingest(raw, filename="logs.zip")
+    assert refused.status == "failed" and "--engineer" in refused.error
+    assert not UsageRecord.objects.exists()
+    batch = ingest(raw, filename="logs.zip", engineer_email="ADA@example.com")
+    assert batch.status == "done" and batch.rows_unmapped == 0
+    assert set(DailyUsage.objects.values_list("engineer", flat=True)) == {ada.pk}

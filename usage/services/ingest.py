@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import PurePath
 
@@ -39,6 +39,7 @@ class LoadStats:
     unpriced: int = 0
     cost_usd: Decimal = Decimal(0)
     unmapped_cost_usd: Decimal = Decimal(0)
+    engineer_ids: list[int] = field(default_factory=list)  # whose usage the batch wrote: caps re-evaluate
 
 
 def import_batch_create(
@@ -97,6 +98,12 @@ def import_batch_process(*, batch_id: int) -> ImportBatch:
         parsed = registry.parse(raw, format=batch.format or None)
     except (ParseError, OSError) as exc:
         return _batch_fail(batch, f"{batch.filename}: {exc}")
+    if parsed.role == "attribution" and not batch.engineer_email and (parsed.frame["identity_kind"] == "").any():
+        return _batch_fail(
+            batch,
+            f"{batch.filename}: these {parsed.format} logs do not say whose they are; import them again with "
+            "the engineer's email (import_usage --engineer EMAIL, or \"Whose usage\" on the upload form)",
+        )
     try:
         with transaction.atomic():
             _load(batch, parsed)
@@ -138,6 +145,9 @@ def _load(batch: ImportBatch, parsed: ParsedExport) -> LoadStats:
         finished_at=timezone.now(),
     )
     batch.refresh_from_db()
+    from billing.services.evaluation import caps_evaluate_after_import  # billing imports this module
+
+    caps_evaluate_after_import(engineer_ids=stats.engineer_ids)
     return stats
 
 
@@ -299,12 +309,21 @@ def _load_usage(batch: ImportBatch, dataset: str, frame: pd.DataFrame) -> LoadSt
         (staged,) = cursor.fetchone()
         cursor.execute(STATS_SQL)
         written, unmapped, unpriced, cost, unmapped_cost = cursor.fetchone()
+        cursor.execute("SELECT DISTINCT engineer_id FROM resolved WHERE engineer_id IS NOT NULL ORDER BY 1")
+        engineer_ids = [row[0] for row in cursor.fetchall()]
         # ON COMMIT DROP is not enough when the caller's transaction goes on (tests, savepoints).
         cursor.execute("DROP TABLE stage_usage, stage_price, resolved, rollup_delta")
     superseded = staged - written
     if superseded:
         logger.info("batch %s: %s rows already restated by a newer batch were left as they are", batch.pk, superseded)
-    return LoadStats(accepted=staged, unmapped=unmapped, unpriced=unpriced, cost_usd=cost, unmapped_cost_usd=unmapped_cost)
+    return LoadStats(
+        accepted=staged,
+        unmapped=unmapped,
+        unpriced=unpriced,
+        cost_usd=cost,
+        unmapped_cost_usd=unmapped_cost,
+        engineer_ids=engineer_ids,
+    )
 
 
 UPSERT_BILLING_SQL = """

@@ -1,4 +1,4 @@
-"""Writes of the billing app."""
+"""Re-pricing: an explicit, logged action that moves the rollup by the difference."""
 
 from __future__ import annotations
 

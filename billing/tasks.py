@@ -1,0 +1,48 @@
+"""Thin Celery entry points of the billing app: ids and ISO dates in, one service call."""
+
+from datetime import date
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from billing.services import evaluation, notifications, tools
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
+def caps_evaluate_task(*, engineer_ids: list[int] | None = None, today: str | None = None) -> int:
+    """After an import (the engineers it touched) or hourly by beat (everyone: no ids)."""
+    result = evaluation.caps_evaluate(engineer_ids=engineer_ids, today=date.fromisoformat(today) if today else None)
+    return len(result.alerts)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(notifications.DeliveryError,),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=6,
+)
+def cap_alert_deliver_task(self, *, alert_id: int, channel: str) -> bool:
+    return notifications.cap_alert_deliver(
+        alert_id=alert_id, channel=channel, final_attempt=self.request.retries >= self.max_retries
+    )
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(notifications.DeliveryError,),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=6,
+)
+def tool_violation_notify_task(*, violation_id: int) -> bool:
+    return tools.tool_violation_notify(violation_id=violation_id)

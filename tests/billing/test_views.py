@@ -1,0 +1,69 @@
+from decimal import Decimal
+
+import pytest
+
+from billing.models import CapException
+from tests.billing.conftest import TODAY
+from tests.factories import PASSWORD, CapExceptionFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/approvals/"
+
+
+def login(client, engineer):
+    assert client.login(username=engineer.user.username, password=PASSWORD)
+
+
+def test_an_engineer_asks_for_a_raise_on_the_approvals_page(client, org):
+    login(client, org.alice)
+    response = client.post(
+        URL,
+        {
+            "action": "request",
+            "amount_usd": "500",
+            "vendor": "anthropic",
+            "product": "claude_code",
+            "until": "2099-12-31",
+            "reason": "migration",
+        },
+        follow=True,
+    )
+    assert "Your request was sent to your manager." in response.text
+    request = CapException.objects.get()
+    assert (request.engineer, request.amount_usd, request.status) == (org.alice, Decimal("500.00"), "pending")
+    assert "migration" in response.text  # listed under "Your requests"
+
+
+def test_a_bad_amount_is_shown_on_the_page_and_nothing_is_saved(client, org):
+    login(client, org.alice)
+    response = client.post(URL, {"action": "request", "amount_usd": "-3", "until": "2099-12-31", "reason": "x"})
+    assert response.status_code == 200
+    assert "Amount must be more than $0, not -3." in response.text
+    assert not CapException.objects.exists()
+
+
+def test_a_manager_sees_and_approves_their_reports_request(client, org):
+    pending = CapExceptionFactory(engineer=org.alice, until=TODAY.replace(year=2099))
+    CapExceptionFactory(engineer=org.carol, reason="not the boss's report")
+    login(client, org.boss)
+    page = client.get(URL)
+    assert "release crunch" in page.text and "not the boss&#x27;s report" not in page.text
+    response = client.post(
+        URL, {"action": "decide", "exception_id": pending.pk, "decision": "approve", "note": "go"}, follow=True
+    )
+    assert f"Request #{pending.pk} approved." in response.text
+    pending.refresh_from_db()
+    assert (pending.status, pending.decided_by) == ("approved", org.boss.user)
+
+
+def test_an_engineer_cannot_approve_someone_elses_request(client, org):
+    pending = CapExceptionFactory(engineer=org.bob, until=TODAY.replace(year=2099))
+    login(client, org.alice)
+    response = client.post(URL, {"action": "decide", "exception_id": pending.pk, "decision": "approve"}, follow=True)
+    assert "bob@example.com is not in your reporting chain." in response.text
+    pending.refresh_from_db()
+    assert pending.status == "pending"
+
+
+def test_the_approvals_page_needs_a_login(client, db):
+    assert client.get(URL).status_code == 302
