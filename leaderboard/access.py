@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import Q
 
 from leaderboard.models import AuditEntry, PrivacySettings
-from usage.models import Engineer
+from usage.models import Engineer, Team, TeamMembership
 
 FINANCE_GROUP = "finance"
 ADJECTIVES = "Amber Brisk Calm Daring Eager Fabled Gentle Hardy Ivory Jolly Keen Lucid Mellow Nimble Opal Plucky Quiet Rapid Sable Tidy Umber Vivid Witty Zesty".split()
@@ -128,3 +130,43 @@ def can_view_team(viewer: Viewer, *, team_id: int, today: date) -> bool:
             {"team": team_id, "viewer": viewer.engineer_id, "chain": list(viewer.chain_ids), "today": today},
         )
         return bool(cursor.fetchone()[0])
+
+
+def manages_caps(viewer: Viewer) -> bool:
+    """Managers (their chain), finance and admins (everyone) have the caps page."""
+    return viewer.sees_everyone or viewer.is_manager
+
+
+def user_manages_caps(user) -> bool:
+    """`manages_caps` for a page that has no Viewer at hand (the nav): at most one query."""
+    if not user.is_authenticated:
+        return False
+    if user.is_staff:
+        return True
+    return (
+        get_user_model()
+        .objects.filter(pk=user.pk)
+        .filter(Q(groups__name=FINANCE_GROUP) | Q(engineer__reports__isnull=False))
+        .exists()
+    )
+
+
+def cap_team_ids(viewer: Viewer, *, today: date) -> set[int] | None:
+    """Teams whose caps, budgets and tool policies a manager administers (None: every team,
+    for finance and admins): teams whose current members, this one's and its sub-teams',
+    are all in the viewer's chain (or the viewer), and at least one is in the chain. The rule
+    of billing.services.validation.authorise, minus empty teams. Two queries."""
+    if viewer.sees_everyone:
+        return None
+    if not viewer.is_manager:
+        return set()
+    parent: dict[int, int | None] = dict(Team.objects.values_list("pk", "parent_id"))
+    inside, outside = set(), set()
+    for engineer_id, team_id in TeamMembership.objects.on(today).values_list("engineer_id", "team_id"):
+        mark = inside if engineer_id in viewer.chain_ids else None if engineer_id == viewer.engineer_id else outside
+        seen: set[int] = set()
+        while mark is not None and team_id is not None and team_id not in seen:  # a cycle cannot loop
+            seen.add(team_id)
+            mark.add(team_id)
+            team_id = parent.get(team_id)
+    return inside - outside

@@ -3,6 +3,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from billing.selectors import engineer_cap_lines
 from leaderboard import charts
 from leaderboard.access import Viewer, audit, can_view_team, viewer_for
 from leaderboard.periods import PeriodForm
@@ -45,6 +46,7 @@ def engineer_page(request: HttpRequest, *, viewer: Viewer, engineer_id: int) -> 
         "form": form,
         "own_page": engineer_id == viewer.engineer_id,
         "team_link": team_id is not None and can_view_team(viewer, team_id=team_id, today=today),
+        "cap_lines": engineer_cap_lines(engineer_id=engineer_id, today=today),
         **engineer_figures(usage),
     }
     template = f"{TEMPLATE}#usage" if request.headers.get("HX-Request") else TEMPLATE

@@ -330,9 +330,9 @@ def make_org(size: int) -> dict:
 
 # Session and user (2), the viewer (3: engineer, groups, chain), then the page's own.
 PAGE_QUERIES = {
-    "me": 2 + 3 + 4 + 1,  # profile, series, month to date, ranks; may the team be linked
-    "engineer": 2 + 3 + 1 + 4 + 1,  # ... and the audit entry
-    "team": 2 + 3 + 1 + 4,  # may the team be seen; tree, usage, members, sparklines
+    "me": 2 + 3 + 4 + 1 + 2,  # profile, series, month to date, ranks; may the team be linked; caps (2)
+    "engineer": 2 + 3 + 1 + 4 + 1 + 2,  # ... and the audit entry
+    "team": 2 + 3 + 1 + 4 + 1,  # may the team be seen; tree, usage, members, sparklines; budgets (1 when none)
 }
 
 

@@ -1,0 +1,320 @@
+"""Reads for the finance review (/finance/): spend by vendor, product, team and cost center for
+a month, against budgets and last month, the forecast to month end, top movers, and the
+reconciliation of attributed usage against the vendors' billed totals.
+
+Months are half-open [start, end). Money is Decimal; every sum comes from DailyUsage, so the
+page and the exports agree with `usage_report` to the cent.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import TruncMonth
+
+from billing.forecast import LOOKBACK_DAYS, Forecast, forecast_spend
+from billing.models import BillingLine, CapPeriod, TeamBudget
+from usage.models import DailyUsage, Team
+
+ZERO = Decimal(0)
+UNMAPPED = ExpressionWrapper(Q(engineer__isnull=True), output_field=BooleanField())
+CHART_MONTHS = 6
+MOVERS = 5
+# What a vendor's cost report bills, by product. Anthropic's cost report covers the API only:
+# Claude Code on a subscription is in the analytics export but on another invoice. A vendor
+# not listed here is reconciled against all of its products.
+RECONCILED_PRODUCTS: dict[str, tuple[str, ...]] = {"anthropic": ("api",), "openai": ("api",)}
+
+
+def month_shift(start: date, months: int) -> date:
+    index = start.year * 12 + start.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class SpendLine:
+    """One group's spend this month and last, in USD (labels: None is unmapped / none)."""
+
+    key: str | None
+    label: str
+    cost_usd: Decimal
+    previous_usd: Decimal
+    tokens: int = 0
+    budget_usd: Decimal | None = None  # monthly team budget of the team's subtree
+    subtree_usd: Decimal | None = None  # spend of the team and the teams below it
+
+    @property
+    def change_usd(self) -> Decimal:
+        return self.cost_usd - self.previous_usd
+
+    @property
+    def change_pct(self) -> Decimal | None:
+        return None if not self.previous_usd else self.change_usd / self.previous_usd * 100
+
+    @property
+    def budget_left_usd(self) -> Decimal | None:
+        return None if self.budget_usd is None else self.budget_usd - (self.subtree_usd or ZERO)
+
+    @property
+    def budget_used_pct(self) -> Decimal | None:
+        if not self.budget_usd:
+            return None
+        return (self.subtree_usd or ZERO) / self.budget_usd * 100
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """A vendor's billed total for the month against its usage of the reconciled products."""
+
+    vendor: str
+    products: tuple[str, ...]  # empty: every product
+    billed_usd: Decimal
+    attributed_usd: Decimal  # usage with an engineer
+    unmapped_usd: Decimal  # usage whose identity maps to nobody
+    unpriced_rows: int  # rollup rows with tokens that have no price (their dollars are unknown)
+    unpriced_tokens: int
+
+    @property
+    def other_usd(self) -> Decimal:
+        """Rounding, unpriced models and anything the usage exports do not show."""
+        return self.billed_usd - self.attributed_usd - self.unmapped_usd
+
+    def pct(self, amount: Decimal) -> Decimal | None:
+        return amount / self.billed_usd * 100 if self.billed_usd else None
+
+    @property
+    def attributed_pct(self) -> Decimal | None:
+        return self.pct(self.attributed_usd)
+
+    @property
+    def unmapped_pct(self) -> Decimal | None:
+        return self.pct(self.unmapped_usd)
+
+    @property
+    def other_pct(self) -> Decimal | None:
+        return self.pct(self.other_usd)
+
+
+@dataclass(frozen=True)
+class FinanceOverview:
+    start: date
+    end: date  # exclusive
+    total_usd: Decimal
+    previous_total_usd: Decimal
+    total_tokens: int
+    forecast: Forecast | None  # only for the month that contains today
+    vendors: list[SpendLine]
+    products: list[SpendLine]
+    teams: list[SpendLine]
+    cost_centers: list[SpendLine]
+    team_movers: list[SpendLine]  # biggest increases, then biggest decreases
+    engineer_movers: list[SpendLine]
+    reconciliation: list[Reconciliation]
+    chart_months: list[date]
+    chart_vendors: dict[str, list[Decimal]]  # vendor -> spend per chart month, zero-filled
+
+    @property
+    def change_usd(self) -> Decimal:
+        return self.total_usd - self.previous_total_usd
+
+
+def _two_months(start: date, end: date):
+    """Rows of last month and this one, with the sums that split them by month."""
+    sums = {
+        "cost": Sum("cost_usd", filter=Q(day__gte=start)),
+        "previous": Sum("cost_usd", filter=Q(day__lt=start)),
+        "tokens": Sum("tokens", filter=Q(day__gte=start)),
+    }
+    return DailyUsage.objects.in_period(month_shift(start, -1), end), sums
+
+
+def _grouped(start: date, end: date, *fields: str, **expressions) -> list[dict]:
+    """Spend this month and last per group of fields and named expressions. One query."""
+    rows, sums = _two_months(start, end)
+    return list(rows.values(*fields, **expressions).annotate(**sums).order_by())
+
+
+def _line(key, label: str, row: dict, **extra) -> SpendLine:
+    return SpendLine(
+        key=key,
+        label=label,
+        cost_usd=row["cost"] or ZERO,
+        previous_usd=row["previous"] or ZERO,
+        tokens=row["tokens"] or 0,
+        **extra,
+    )
+
+
+def _by_spend(lines: list[SpendLine]) -> list[SpendLine]:
+    return sorted(lines, key=lambda line: (-line.cost_usd, -line.previous_usd, line.label))
+
+
+def _movers(lines: list[SpendLine], limit: int = MOVERS) -> list[SpendLine]:
+    ups = sorted((line for line in lines if line.change_usd > 0), key=lambda line: -line.change_usd)[:limit]
+    downs = sorted((line for line in lines if line.change_usd < 0), key=lambda line: line.change_usd)[:limit]
+    return ups + downs
+
+
+def _engineer_movers(start: date, end: date) -> list[SpendLine]:
+    """The biggest rises and falls per engineer: two queries, each limited in the database."""
+    usage, sums = _two_months(start, end)
+    delta = Sum("cost_usd", filter=Q(day__gte=start), default=ZERO) - Sum(
+        "cost_usd", filter=Q(day__lt=start), default=ZERO
+    )
+    base = usage.attributed().values("engineer_id", "engineer__name").annotate(**sums, delta=delta)
+    rows = list(base.filter(delta__gt=0).order_by("-delta", "engineer_id")[:MOVERS])
+    rows += list(base.filter(delta__lt=0).order_by("delta", "engineer_id")[:MOVERS])
+    return [_line(str(row["engineer_id"]), row["engineer__name"], row) for row in rows]
+
+
+def _teams(start: date, end: date) -> list[SpendLine]:
+    """Per team (the team of the day), with the monthly budget of its subtree; a budgeted team
+    is listed even without usage of its own. Three queries."""
+    rows = _grouped(start, end, team_key=F("team_id"), unmapped=UNMAPPED)
+    teams = {pk: (name, parent) for pk, name, parent in Team.objects.values_list("pk", "name", "parent_id")}
+    budgets = dict(TeamBudget.objects.filter(period=CapPeriod.MONTH).values_list("team_id", "amount_usd"))
+    subtree: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for row in rows:
+        team_id, seen = row["team_key"], set()
+        while team_id is not None and team_id not in seen:  # a cycle cannot loop forever
+            seen.add(team_id)
+            subtree[team_id] += row["cost"] or ZERO
+            team_id = teams[team_id][1] if team_id in teams else None
+    lines = []
+    empty = {"cost": ZERO, "previous": ZERO, "tokens": 0}
+    by_team = {row["team_key"]: row for row in rows if row["team_key"] is not None}
+    for team_id in sorted(by_team.keys() | budgets.keys()):
+        lines.append(
+            _line(
+                str(team_id),
+                teams[team_id][0],
+                by_team.get(team_id, empty),
+                budget_usd=budgets.get(team_id),
+                subtree_usd=subtree[team_id],
+            )
+        )
+    for row in rows:
+        if row["team_key"] is None:
+            lines.append(_line(None, "(unmapped)" if row["unmapped"] else "(no team)", row))
+    return _by_spend(lines)
+
+
+def _forecast(start: date, end: date, today: date, spent: Decimal) -> Forecast | None:
+    """Month-end projection from the company's daily spend. One query; None for other months."""
+    if not start <= today < end:
+        return None
+    history_start = today - timedelta(days=LOOKBACK_DAYS)
+    daily = dict(
+        DailyUsage.objects.in_period(history_start, today + timedelta(days=1))
+        .values_list("day")
+        .annotate(cost=Sum("cost_usd"))
+        .order_by()
+    )
+    return forecast_spend(spent_usd=spent, history=daily, today=today, period_end=end, cap_usd=None)
+
+
+def _chart(start: date, end: date) -> tuple[list[date], dict[str, list[Decimal]]]:
+    """Spend per vendor and month over the last CHART_MONTHS months, zero-filled. One query."""
+    months = [month_shift(start, -n) for n in range(CHART_MONTHS - 1, -1, -1)]
+    rows = (
+        DailyUsage.objects.in_period(months[0], end)
+        .annotate(month=TruncMonth("day"))
+        .values_list("month", "vendor")
+        .annotate(cost=Sum("cost_usd"))
+        .order_by()
+    )
+    series: dict[str, dict[date, Decimal]] = defaultdict(dict)
+    for month, vendor, cost in rows:
+        series[vendor][month] = cost
+    ordered = sorted(series, key=lambda vendor: -sum(series[vendor].values()))
+    return months, {vendor: [series[vendor].get(m, ZERO) for m in months] for vendor in ordered}
+
+
+def finance_reconciliation(*, start: date, end: date) -> list[Reconciliation]:
+    """Per vendor with a billed total in [start, end): billed vs attributed vs unmapped usage of
+    the products its cost report covers (RECONCILED_PRODUCTS). Two queries."""
+    billed = dict(
+        BillingLine.objects.filter(day__gte=start, day__lt=end)
+        .values_list("vendor")
+        .annotate(total=Sum("cost_usd"))
+        .order_by()
+    )
+    scope = Q()
+    for vendor in billed:
+        products = RECONCILED_PRODUCTS.get(vendor, ())
+        scope |= Q(vendor=vendor, product__in=products) if products else Q(vendor=vendor)
+    usage = {}
+    if billed:
+        usage = {
+            row["vendor"]: row
+            for row in DailyUsage.objects.in_period(start, end)
+            .filter(scope)
+            .values("vendor")
+            .annotate(
+                attributed=Sum("cost_usd", filter=Q(engineer__isnull=False), default=ZERO),
+                unmapped=Sum("cost_usd", filter=Q(engineer__isnull=True), default=ZERO),
+                unpriced_rows=Count("id", filter=Q(unpriced_tokens__gt=0)),
+                unpriced_tokens=Sum("unpriced_tokens", default=0),
+            )
+            .order_by()
+        }
+    return [
+        Reconciliation(
+            vendor=vendor,
+            products=RECONCILED_PRODUCTS.get(vendor, ()),
+            billed_usd=total,
+            attributed_usd=usage.get(vendor, {}).get("attributed", ZERO),
+            unmapped_usd=usage.get(vendor, {}).get("unmapped", ZERO),
+            unpriced_rows=usage.get(vendor, {}).get("unpriced_rows", 0),
+            unpriced_tokens=usage.get(vendor, {}).get("unpriced_tokens", 0),
+        )
+        for vendor, total in sorted(billed.items())
+    ]
+
+
+def finance_overview(*, start: date, today: date) -> FinanceOverview:
+    """Everything /finance/ shows for the month starting `start`. Ten queries whatever the
+    number of teams, engineers or rows; one more for the forecast (the current month only) and
+    one more when some vendor billed the month (its usage to reconcile)."""
+    end = month_shift(start, 1)
+    vendors = _by_spend([_line(r["vendor"], r["vendor"], r) for r in _grouped(start, end, "vendor")])
+    products = _by_spend(
+        [
+            _line(f"{r['vendor']}/{r['product']}", f"{r['vendor']} · {r['product']}", r)
+            for r in _grouped(start, end, "vendor", "product")
+        ]
+    )
+    centers = [
+        _line(r["center"], _center_label(r["center"], r["unmapped"]), r)
+        for r in _grouped(start, end, center=F("engineer__cost_center"), unmapped=UNMAPPED)
+    ]
+    teams = _teams(start, end)
+    total = sum((line.cost_usd for line in vendors), ZERO)
+    months, chart = _chart(start, end)
+    return FinanceOverview(
+        start=start,
+        end=end,
+        total_usd=total,
+        previous_total_usd=sum((line.previous_usd for line in vendors), ZERO),
+        total_tokens=sum(line.tokens for line in vendors),
+        forecast=_forecast(start, end, today, total),
+        vendors=vendors,
+        products=products,
+        teams=teams,
+        cost_centers=_by_spend(centers),
+        team_movers=_movers([line for line in teams if line.key is not None]),
+        engineer_movers=_engineer_movers(start, end),
+        reconciliation=finance_reconciliation(start=start, end=end),
+        chart_months=months,
+        chart_vendors=chart,
+    )
+
+
+def _center_label(center: str | None, unmapped: bool) -> str:
+    if unmapped:
+        return "(unmapped)"
+    return center or "(no cost center)"

@@ -1,0 +1,73 @@
+"""The finance review (/finance/) and its downloads: finance and admins only, others 404."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from billing.charts import monthly_vendor_spend_figure
+from billing.exports import EXPORT_KINDS, export_write, parse_month
+from billing.finance import RECONCILED_PRODUCTS, finance_overview, month_shift
+from leaderboard.access import Viewer, viewer_for
+
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def _finance_only(request: HttpRequest) -> Viewer:
+    # 404 rather than 403: the page's existence is nobody else's business.
+    viewer = viewer_for(request.user)
+    if not viewer.sees_everyone:
+        raise Http404
+    return viewer
+
+
+def _month(request: HttpRequest) -> tuple[date, date, bool]:
+    """(first day of ?month=, today, whether ?month= was given but is not a month)."""
+    today = timezone.localdate()
+    asked = request.GET.get("month", "")
+    start = parse_month(asked)
+    return start or today.replace(day=1), today, bool(asked) and start is None
+
+
+@login_required
+def finance(request: HttpRequest) -> HttpResponse:
+    viewer = _finance_only(request)
+    start, today, bad_month = _month(request)
+    if bad_month:
+        messages.error(request, "A month looks like 2026-10: showing this month instead.")
+    overview = finance_overview(start=start, today=today)
+    context = {
+        "o": overview,
+        "viewer": viewer,
+        "month": f"{start:%Y-%m}",
+        "previous_month": f"{month_shift(start, -1):%Y-%m}",
+        "next_month": f"{month_shift(start, 1):%Y-%m}" if month_shift(start, 1) <= today else None,
+        "reconciled_products": RECONCILED_PRODUCTS,
+        "vendor_fig": monthly_vendor_spend_figure(months=overview.chart_months, spend=overview.chart_vendors),
+    }
+    return render(request, "billing/finance.html", context)
+
+
+@login_required
+def finance_export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
+    """A download of one export for ?month= (default: this month); audited."""
+    _finance_only(request)
+    if kind not in EXPORT_KINDS or fmt not in CONTENT_TYPES:
+        raise Http404
+    start, _, bad_month = _month(request)
+    if bad_month:
+        raise Http404("A month looks like 2026-10.")
+    out = io.BytesIO() if fmt == "xlsx" else io.StringIO()
+    export_write(user=request.user, kind=kind, start=start, fmt=fmt, out=out, source="web")
+    response = HttpResponse(out.getvalue(), content_type=CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="tokenboard-{kind}-{start:%Y-%m}.{fmt}"'
+    return response
