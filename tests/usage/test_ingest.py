@@ -1,7 +1,7 @@
 import json
-from pathlib import Path
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.db.models import Sum
