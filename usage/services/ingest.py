@@ -215,7 +215,7 @@ SELECT s.dedup_key, s.bucket_start, s.bucket_width, s.day, s.vendor, s.product, 
        s.identity_kind, s.identity_value, s.model, s.long_context,
        s.input_uncached_tokens, s.cache_read_tokens, s.cache_write_5m_tokens, s.cache_write_1h_tokens,
        s.output_tokens, s.requests,
-       COALESCE(vi.engineer_id, e.id) AS engineer_id,
+       COALESCE(vi.engineer_id, e.id, g.id) AS engineer_id,
        COALESCE(p.model_canonical, s.model) AS model_canonical,
        CASE WHEN s.cost_usd IS NOT NULL THEN s.cost_usd
             WHEN p.p_in IS NOT NULL THEN (s.input_uncached_tokens * p.p_in + s.cache_read_tokens * p.p_cr
@@ -227,9 +227,11 @@ SELECT s.dedup_key, s.bucket_start, s.bucket_width, s.day, s.vendor, s.product, 
 FROM stage_usage s
 LEFT JOIN usage_vendoridentity vi
        ON vi.vendor = s.vendor AND vi.kind = s.identity_kind AND vi.external_id = s.identity_value
+-- Two equi-joins, not one OR-join: an OR condition forces a nested loop (rows x engineers).
 LEFT JOIN usage_engineer e
-       ON (s.identity_kind = 'email' AND lower(e.email) = lower(s.identity_value))
-       OR (s.identity_kind = 'github_login' AND lower(e.github_login) = lower(s.identity_value) AND e.github_login <> '')
+       ON s.identity_kind = 'email' AND lower(e.email) = lower(s.identity_value)
+LEFT JOIN usage_engineer g
+       ON s.identity_kind = 'github_login' AND lower(g.github_login) = lower(s.identity_value) AND g.github_login <> ''
 LEFT JOIN stage_price p
        ON p.vendor = s.vendor AND p.model = s.model AND p.day = s.day AND p.long_context = s.long_context
 WHERE NOT EXISTS (

@@ -9,7 +9,7 @@ from .rollup import rollup_apply_delta
 # Rows whose engineer differs from what the identity map (or an email/login match) says now.
 CHANGED_SQL = """
 CREATE TEMP TABLE changed ON COMMIT DROP AS
-SELECT u.id, u.day, u.engineer_id AS old_engineer_id, COALESCE(vi.engineer_id, e.id) AS new_engineer_id,
+SELECT u.id, u.day, u.engineer_id AS old_engineer_id, COALESCE(vi.engineer_id, e.id, g.id) AS new_engineer_id,
        u.vendor, u.product, u.model_canonical, u.input_uncached_tokens, u.cache_read_tokens,
        u.cache_write_5m_tokens, u.cache_write_1h_tokens, u.output_tokens, u.requests, u.cost_usd, u.cost_source
 FROM usage_usagerecord u
@@ -17,10 +17,12 @@ JOIN (SELECT * FROM unnest(%(vendors)s::text[], %(kinds)s::text[], %(values)s::t
   ON u.vendor = ids.vendor AND u.identity_kind = ids.kind AND u.identity_value = ids.value
 LEFT JOIN usage_vendoridentity vi
   ON vi.vendor = u.vendor AND vi.kind = u.identity_kind AND vi.external_id = u.identity_value
+-- Two equi-joins, not one OR-join: an OR condition forces a nested loop (rows x engineers).
 LEFT JOIN usage_engineer e
-  ON (u.identity_kind = 'email' AND lower(e.email) = lower(u.identity_value))
-  OR (u.identity_kind = 'github_login' AND lower(e.github_login) = lower(u.identity_value) AND e.github_login <> '')
-WHERE u.engineer_id IS DISTINCT FROM COALESCE(vi.engineer_id, e.id)
+       ON u.identity_kind = 'email' AND lower(e.email) = lower(u.identity_value)
+LEFT JOIN usage_engineer g
+       ON u.identity_kind = 'github_login' AND lower(g.github_login) = lower(u.identity_value) AND g.github_login <> ''
+WHERE u.engineer_id IS DISTINCT FROM COALESCE(vi.engineer_id, e.id, g.id)
 ORDER BY u.id
 FOR UPDATE OF u
 """
