@@ -14,7 +14,7 @@ from django.db import connection, transaction
 # team on that day (TeamMembership, valid_to exclusive).
 AGGREGATE_DELTA_SQL = """
 CREATE TEMP TABLE rollup_delta_sum ON COMMIT DROP AS
-SELECT d.day, d.engineer_id, m.team_id, d.vendor, d.product, d.model_canonical AS model,
+SELECT row_number() OVER () AS delta_id, d.day, d.engineer_id, m.team_id, d.vendor, d.product, d.model_canonical AS model,
        sum(d.sign * d.input_uncached_tokens) AS input_uncached_tokens,
        sum(d.sign * d.cache_read_tokens) AS cache_read_tokens,
        sum(d.sign * (d.cache_write_5m_tokens + d.cache_write_1h_tokens)) AS cache_write_tokens,
@@ -32,48 +32,71 @@ LEFT JOIN usage_teammembership m
 GROUP BY d.day, d.engineer_id, m.team_id, d.vendor, d.product, d.model_canonical
 """
 
-_KEY_MATCH = """du.day = s.day AND du.engineer_id IS NOT DISTINCT FROM s.engineer_id AND du.vendor = s.vendor
-  AND du.product = s.product AND du.model = s.model"""
 _MEASURES = (
     "input_uncached_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "tokens", "requests",
     "cost_usd", "unpriced_tokens",
 )
+# A rollup key matches on plain equalities, one statement for people and one for unmapped
+# usage: `engineer_id IS NOT DISTINCT FROM` would keep the planner from the unique index and
+# from hash joins (a nested loop over the whole rollup: minutes at 50,000 engineers).
+_MATCHES = (
+    "du.engineer_id = s.engineer_id",
+    "s.engineer_id IS NULL AND du.engineer_id IS NULL",
+)
+
+
+def _key_match(engineer: str) -> str:
+    return f"du.day = s.day AND {engineer} AND du.vendor = s.vendor AND du.product = s.product AND du.model = s.model"
+
 
 # Existing rows first: a negative delta (usage replaced or moved away) only ever meets a row
 # that exists, and the non-negative CHECK is evaluated before ON CONFLICT could turn an
 # INSERT into an UPDATE. Rows are locked in key order, so concurrent writers cannot deadlock.
-UPDATE_EXISTING_SQL = f"""
-UPDATE usage_dailyusage du SET team_id = s.team_id,
-    {", ".join(f"{m} = du.{m} + s.{m}" for m in _MEASURES)}
-FROM (SELECT * FROM rollup_delta_sum ORDER BY day, engineer_id, vendor, product, model) s
-WHERE {_KEY_MATCH}
+UPDATE_EXISTING_SQL = [
+    f"""
+WITH applied AS (
+    UPDATE usage_dailyusage du SET team_id = s.team_id,
+        {", ".join(f"{m} = du.{m} + s.{m}" for m in _MEASURES)}
+    FROM (SELECT * FROM rollup_delta_sum ORDER BY day, engineer_id, vendor, product, model) s
+    WHERE {_key_match(engineer)}
+    RETURNING s.delta_id
+)
+INSERT INTO rollup_applied SELECT delta_id FROM applied
 """
+    for engineer in _MATCHES
+]
 
 # The rest are new keys; a concurrent writer may have created one since: then add to it.
 INSERT_NEW_SQL = f"""
 INSERT INTO usage_dailyusage (day, engineer_id, team_id, vendor, product, model, {", ".join(_MEASURES)})
 SELECT s.day, s.engineer_id, s.team_id, s.vendor, s.product, s.model, {", ".join(f"s.{m}" for m in _MEASURES)}
 FROM rollup_delta_sum s
-WHERE NOT EXISTS (SELECT 1 FROM usage_dailyusage du WHERE {_KEY_MATCH})
+WHERE NOT EXISTS (SELECT 1 FROM rollup_applied a WHERE a.delta_id = s.delta_id)
 ORDER BY s.day, s.engineer_id, s.vendor, s.product, s.model
 ON CONFLICT (day, engineer_id, vendor, product, model) DO UPDATE SET team_id = EXCLUDED.team_id,
     {", ".join(f"{m} = usage_dailyusage.{m} + EXCLUDED.{m}" for m in _MEASURES)}
 """
 
 # Rows whose every measure went back to zero (their usage moved to someone else) go away.
-DELETE_EMPTY_SQL = f"""
+DELETE_EMPTY_SQL = [
+    f"""
 DELETE FROM usage_dailyusage du USING rollup_delta_sum s
-WHERE {_KEY_MATCH} AND du.tokens = 0 AND du.requests = 0 AND du.cost_usd = 0
+WHERE {_key_match(engineer)} AND du.tokens = 0 AND du.requests = 0 AND du.cost_usd = 0
 """
+    for engineer in _MATCHES
+]
 
 
 def rollup_apply_delta(cursor) -> None:
     """Apply the temp table `rollup_delta` to DailyUsage (caller holds the transaction)."""
     cursor.execute(AGGREGATE_DELTA_SQL)
-    cursor.execute(UPDATE_EXISTING_SQL)
+    cursor.execute("CREATE TEMP TABLE rollup_applied (delta_id bigint) ON COMMIT DROP")
+    for sql in UPDATE_EXISTING_SQL:
+        cursor.execute(sql)
     cursor.execute(INSERT_NEW_SQL)
-    cursor.execute(DELETE_EMPTY_SQL)
-    cursor.execute("DROP TABLE rollup_delta_sum")
+    for sql in DELETE_EMPTY_SQL:
+        cursor.execute(sql)
+    cursor.execute("DROP TABLE rollup_delta_sum, rollup_applied")
 
 
 REBUILD_SQL = """
