@@ -119,7 +119,7 @@ def table(results: dict) -> str:
     row("cap check p50 / p99, ms", f"{_fmt(cap.get('p50_ms'))} / {_fmt(cap.get('p99_ms'))}", "", "", "cap_check_p99_ms")
     for name in ("pages", "cap_check", "copy", "copy_psycopg", "ingest", "worker"):
         step = d.get(name) or {}
-        if step.get("error"):
+        if step.get("error") and "status" not in step:  # a measurement that raised
             lines.append(f"  {name} FAILED: {step['error'][:300]}")
     for name, info in (d.get("pages") or {}).items():
         if isinstance(info, dict) and info.get("error"):
