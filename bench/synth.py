@@ -392,7 +392,12 @@ def company_build(*, url: str, engineers: int, days: int, seed: int, log=print) 
 # Event exports (generic CSV, one row per request)
 
 
+SLICE_ROWS = 250_000  # rows generated at a time: a 2 GB export never sits in memory whole
+
+
 def _event_chunks(org: Org, day_list: list[date], total: int, seed: int) -> Iterator[pd.DataFrame]:
+    """Time-ordered slices of events: each day is cut into equal time slices of about
+    SLICE_ROWS requests, sorted within, so the file is sorted and memory stays bounded."""
     rng = np.random.default_rng([seed, 3])
     weekday = np.array([1.0 if d.weekday() < 5 else 0.2 for d in day_list])
     per_day = rng.multinomial(total, weekday / weekday.sum())
@@ -401,65 +406,79 @@ def _event_chunks(org: Org, day_list: list[date], total: int, seed: int) -> Iter
     products = np.array([c[1] for c in COMBOS], dtype=object)
     models = np.array([c[2] for c in COMBOS], dtype=object)
     emails = np.array([email(i) for i in range(1, len(org.weights) + 1)], dtype=object)
-    for index, (day, count) in enumerate(zip(day_list, per_day, strict=True)):
-        if not count:
-            continue
-        rng = np.random.default_rng([seed, 4, index])
-        eng = rng.choice(len(org.weights), size=count, p=p_engineer)
-        slot = rng.choice(3, size=count, p=[0.6, 0.3, 0.1])
-        combo = org.combos[eng, slot]
-        who = emails[eng]
-        # About 0.5 % of requests come from people nobody has mapped yet (unmapped usage).
-        ghosts = rng.random(count) < 0.005
-        who[ghosts] = np.char.add(
-            np.char.add("ghost", rng.integers(0, 500, ghosts.sum()).astype(str)), "@bench.example"
-        )
-        start = np.datetime64(day.isoformat(), "us")
-        offsets = np.sort(rng.integers(0, 86_400_000_000, count))
-        # A whole second is written without a fraction ("...:25Z"); the pipeline's
-        # pd.to_datetime infers one format from the first row and fails the batch on such a
-        # row (reported; fix: format="ISO8601"). Nudged by 1 us so throughput is measurable.
-        offsets = (offsets + (offsets % 1_000_000 == 0)).astype("timedelta64[us]")
-        total_tokens = rng.lognormal(np.log(EVENT_TOKENS), 1.0, count)
-        yield pd.DataFrame(
-            {
-                "timestamp": np.char.add(np.datetime_as_string(start + offsets, unit="us"), "Z"),
-                "email": who,
-                "vendor": vendors[combo],
-                "product": products[combo],
-                "model": models[combo],
-                "input_uncached_tokens": (total_tokens * SPLIT["input_uncached_tokens"]).astype(np.int64),
-                "cache_read_tokens": (total_tokens * SPLIT["cache_read_tokens"]).astype(np.int64),
-                "cache_write_5m_tokens": (total_tokens * SPLIT["cache_write_tokens"]).astype(np.int64),
-                "output_tokens": (total_tokens * SPLIT["output_tokens"]).astype(np.int64) + 1,
-                "requests": 1,
-            }
-        )
+    for index, (day, day_count) in enumerate(zip(day_list, per_day, strict=True)):
+        slices = max(1, math.ceil(day_count / SLICE_ROWS))
+        width = 86_400_000_000 // slices
+        counts = np.random.default_rng([seed, 5, index]).multinomial(day_count, [1 / slices] * slices)
+        for part, count in enumerate(counts):
+            if count:
+                rng = np.random.default_rng([seed, 4, index, part])
+                yield _events(
+                    rng, org, emails, p_engineer, (vendors, products, models), day, part * width, width, count
+                )
 
 
-def events_write(*, path: Path, engineers: int, days: int, rows: int, org_seed: int, seed: int) -> dict:
-    """A time-ordered generic-CSV event export of `rows` requests by the company's engineers
-    (built from `org_seed`, so their tools match their usage) over its days."""
-    org = org_build(engineers, org_seed)
+def _events(rng, org: Org, emails, p_engineer, names, day: date, begin_us: int, width_us: int, count: int):
+    vendors, products, models = names
+    eng = rng.choice(len(org.weights), size=count, p=p_engineer)
+    slot = rng.choice(3, size=count, p=[0.6, 0.3, 0.1])
+    combo = org.combos[eng, slot]
+    who = emails[eng]
+    # About 0.5 % of requests come from people nobody has mapped yet (unmapped usage).
+    ghosts = rng.random(count) < 0.005
+    who[ghosts] = np.char.add(np.char.add("ghost", rng.integers(0, 500, ghosts.sum()).astype(str)), "@bench.example")
+    start = np.datetime64(day.isoformat(), "us")
+    offsets = begin_us + np.sort(rng.integers(0, width_us, count))
+    # A whole second is written without a fraction ("...:25Z"); the pipeline's
+    # pd.to_datetime infers one format from the first row and fails the batch on such a
+    # row (reported; fix: format="ISO8601"). Nudged by 1 us so throughput is measurable.
+    offsets = (offsets + (offsets % 1_000_000 == 0)).astype("timedelta64[us]")
+    total_tokens = rng.lognormal(np.log(EVENT_TOKENS), 1.0, count)
+    return pd.DataFrame(
+        {
+            "timestamp": np.char.add(np.datetime_as_string(start + offsets, unit="us"), "Z"),
+            "email": who,
+            "vendor": vendors[combo],
+            "product": products[combo],
+            "model": models[combo],
+            "input_uncached_tokens": (total_tokens * SPLIT["input_uncached_tokens"]).astype(np.int64),
+            "cache_read_tokens": (total_tokens * SPLIT["cache_read_tokens"]).astype(np.int64),
+            "cache_write_5m_tokens": (total_tokens * SPLIT["cache_write_tokens"]).astype(np.int64),
+            "output_tokens": (total_tokens * SPLIT["output_tokens"]).astype(np.int64) + 1,
+            "requests": 1,
+        }
+    )
+
+
+def _event_days(days: int, event_days: int) -> list[date]:
+    """The last `event_days` of the company's `days` (the export's window), ending today."""
     today = datetime.now(UTC).date()
-    day_list = [today - timedelta(days=days - 1 - n) for n in range(days)]
+    span = max(1, min(days, event_days))
+    return [today - timedelta(days=span - 1 - n) for n in range(span)]
+
+
+def events_write(
+    *, path: Path, engineers: int, days: int, event_days: int, rows: int, org_seed: int, seed: int
+) -> dict:
+    """A time-ordered generic-CSV event export of `rows` requests by the company's engineers
+    (built from `org_seed`, so their tools match their usage) over its last `event_days` days:
+    a gateway log shipped daily has event_days=1."""
+    org = org_build(engineers, org_seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     written = 0
     with path.open("w", newline="") as fh:
         fh.write(",".join(EVENT_COLUMNS) + "\n")
-        for frame in _event_chunks(org, day_list, rows, seed):
+        for frame in _event_chunks(org, _event_days(days, event_days), rows, seed):
             buffer = io.StringIO()
             frame.to_csv(buffer, header=False, index=False)
             fh.write(buffer.getvalue())
             written += len(frame)
-    return {"path": str(path), "rows": written, "bytes": path.stat().st_size}
+    return {"path": str(path), "rows": written, "bytes": path.stat().st_size, "days": min(days, event_days)}
 
 
-def events_rows_for_bytes(*, engineers: int, days: int, target_bytes: int, seed: int) -> int:
+def events_rows_for_bytes(*, engineers: int, days: int, event_days: int, target_bytes: int, seed: int) -> int:
     """How many event rows make a file of about `target_bytes` (from a sample's row length)."""
     org = org_build(engineers, seed)
-    today = datetime.now(UTC).date()
-    day_list = [today - timedelta(days=days - 1 - n) for n in range(days)]
-    sample = pd.concat(list(_event_chunks(org, day_list, 20_000, seed)))
+    sample = pd.concat(list(_event_chunks(org, _event_days(days, event_days), 20_000, seed)))
     per_row = len(sample.to_csv(header=False, index=False)) / len(sample)
     return max(1, int(target_bytes / per_row))
