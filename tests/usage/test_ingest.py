@@ -255,3 +255,16 @@ def test_local_logs_without_an_owner_are_refused_and_with_one_are_attributed(ing
     batch = ingest(raw, filename="logs.zip", engineer_email="ADA@example.com")
     assert batch.status == "done" and batch.rows_unmapped == 0
     assert set(DailyUsage.objects.values_list("engineer", flat=True)) == {ada.pk}
+
+
+def test_timestamps_with_and_without_fractions_load_together(ingest, ada):
+    # pandas infers one format from the first row; a whole second written without a
+    # fraction after a row with one must not fail the batch.
+    raw = (
+        "timestamp,email,vendor,product,model,input_uncached_tokens,output_tokens\n"
+        "2026-03-02T10:00:00.5Z,ada@example.com,anthropic,api,claude-sonnet-4-5,100,10\n"
+        "2026-03-02T10:00:25Z,ada@example.com,anthropic,api,claude-sonnet-4-5,100,10\n"
+    ).encode()
+    batch = ingest(raw, filename="events.csv", format="generic_csv")
+    assert batch.status == ImportBatch.Status.DONE, batch.error
+    assert totals()["tokens"] == 220

@@ -289,7 +289,7 @@ FROM resolved
 def _load_usage(batch: ImportBatch, dataset: str, frame: pd.DataFrame) -> LoadStats:
     if frame.empty:
         return LoadStats()
-    frame["day"] = pd.to_datetime(frame["bucket_start"], utc=True).dt.date
+    frame["day"] = pd.to_datetime(frame["bucket_start"], utc=True, format="ISO8601").dt.date
     prices = price_table(frame)
     params = {"dataset": dataset, "batch_id": batch.pk}
     with connection.cursor() as cursor:
