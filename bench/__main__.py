@@ -162,6 +162,8 @@ def _measure(args: argparse.Namespace, skip: set[str], env: dict, bench_url: str
     export_seed = args.seed + 1000 * company.get("reuse", 0)
 
     if "pages" not in skip:
+        log("Leaderboard snapshots: ranking everyone once per preset period and week, as beat does …")
+        _step(details, "board_refresh", measure.board_refresh)
         log(f"Pages: / and /me/ as {company['viewer_username']}, {args.repeats} warm requests each …")
         _step(details, "pages", lambda: measure.pages(company=company, repeats=args.repeats))
     if "caps" not in skip:

@@ -85,7 +85,9 @@ class DailyUsageFactory(factory.django.DjangoModelFactory):
     cache_read_tokens = 5000
     cache_write_tokens = 500
     output_tokens = 500
-    tokens = factory.LazyAttribute(lambda o: o.input_uncached_tokens + o.cache_read_tokens + o.cache_write_tokens + o.output_tokens)
+    tokens = factory.LazyAttribute(
+        lambda o: o.input_uncached_tokens + o.cache_read_tokens + o.cache_write_tokens + o.output_tokens
+    )
     requests = 10
     cost_usd = Decimal("1.50")
 

@@ -28,7 +28,11 @@ def exports(folder: Path) -> tuple[list[Path], list[Path]]:
     """(files of the foundation's formats, files that cannot be parsed at all)."""
     readable, broken = [], []
     for path in sorted(folder.iterdir()):
-        if path.name in {"org.csv", "identities.csv"} or "expected" in path.name or path.suffix not in {".json", ".csv", ".ndjson"}:
+        if (
+            path.name in {"org.csv", "identities.csv"}
+            or "expected" in path.name
+            or path.suffix not in {".json", ".csv", ".ndjson"}
+        ):
             continue
         try:
             if detect_format(path.read_bytes()) in FOUNDATION_FORMATS:
@@ -72,7 +76,9 @@ def test_a_company_imports_to_exactly_its_expected_totals_and_a_second_import_ch
     assert set(rows) - {None} == set(expected["engineers"])
     unmapped = rows.get(None, {"tokens": 0, "cost_usd": "0"})
     assert unmapped["tokens"] == expected["unmapped"]["tokens"]
-    assert Decimal(unmapped["cost_usd"]) == pytest.approx(Decimal(expected["unmapped"]["cost_usd"]), rel=Decimal("0.005"))
+    assert Decimal(unmapped["cost_usd"]) == pytest.approx(
+        Decimal(expected["unmapped"]["cost_usd"]), rel=Decimal("0.005")
+    )
     if "attributed_cost_usd" in expected:
         attributed = sum(Decimal(r["cost_usd"]) for k, r in rows.items() if k)
         assert attributed == pytest.approx(Decimal(expected["attributed_cost_usd"]), rel=Decimal("0.005"))

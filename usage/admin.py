@@ -42,7 +42,16 @@ class VendorIdentityAdmin(admin.ModelAdmin):
 class ImportBatchAdmin(admin.ModelAdmin):
     """Read-only: batches are made by uploads and processed by workers."""
 
-    list_display = ["id", "filename", "format", "status", "rows_accepted", "rows_rejected", "rows_unmapped", "created_at"]
+    list_display = [
+        "id",
+        "filename",
+        "format",
+        "status",
+        "rows_accepted",
+        "rows_rejected",
+        "rows_unmapped",
+        "created_at",
+    ]
     list_filter = ["status", "format"]
     search_fields = ["filename", "sha256"]
 

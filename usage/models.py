@@ -55,7 +55,9 @@ class Engineer(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="engineer_email_ci_unique"),
             models.CheckConstraint(
-                condition=Q(end_date__isnull=True) | Q(start_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                condition=Q(end_date__isnull=True)
+                | Q(start_date__isnull=True)
+                | Q(end_date__gte=models.F("start_date")),
                 name="engineer_end_after_start",
             ),
         ]
@@ -285,9 +287,7 @@ class DailyUsage(models.Model):
                 name="daily_usage_key",
                 nulls_distinct=False,
             ),
-            models.CheckConstraint(
-                condition=Q(tokens__gte=0) & Q(cost_usd__gte=0), name="daily_usage_non_negative"
-            ),
+            models.CheckConstraint(condition=Q(tokens__gte=0) & Q(cost_usd__gte=0), name="daily_usage_non_negative"),
         ]
         indexes = [
             # Per-engineer pages and the leaderboard's per-engineer sums over a period.

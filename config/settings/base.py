@@ -183,3 +183,11 @@ LOGGING = {
         "kombu.connection": {"level": "ERROR"},
     },
 }
+
+# Leaderboard snapshots (leaderboard/services.py): pages read a precomputed board while it is
+# no older than this after the rollup changed; refreshed after each import and from beat.
+LEADERBOARD_SNAPSHOT_MAX_STALE_SECONDS = env.int("LEADERBOARD_SNAPSHOT_MAX_STALE_SECONDS", default=600)
+CELERY_BEAT_SCHEDULE["refresh-leaderboard-snapshots"] = {
+    "task": "leaderboard.tasks.board_snapshots_refresh_task",
+    "schedule": env.float("LEADERBOARD_REFRESH_EVERY_SECONDS", default=300.0),
+}

@@ -13,3 +13,5 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = BASE_DIR / ".data" / "test-media"
 # Tests call tasks eagerly unless a test starts its own worker against a real broker.
 CELERY_TASK_ALWAYS_EAGER = True
+# Pages trust a snapshot only when nothing changed since it was built: tests see exact numbers.
+LEADERBOARD_SNAPSHOT_MAX_STALE_SECONDS = 0

@@ -13,12 +13,14 @@ from decimal import Decimal
 from math import ceil
 
 from django.db import connection
+from django.db.models.expressions import RawSQL
 
 from leaderboard.access import Viewer, display_name
 from leaderboard.charts import base_layout
-from leaderboard.models import PrivacySettings
+from leaderboard.models import BoardSnapshot, PrivacySettings
 from leaderboard.periods import Period
-from leaderboard.selectors.board_sql import PEOPLE_SQL, PODIUM_SIZE, TEAMS_SQL
+from leaderboard.selectors.board_sql import PEOPLE_SQL, PODIUM_SIZE, SNAPSHOT_PAGE_SQL, TEAMS_SQL
+from leaderboard.services import VERSION_SQL, snapshot_is_fresh
 from usage.models import Team
 
 METRICS = {"spend": "Spend", "tokens": "Tokens", "tokens_per_usd": "Tokens per dollar"}
@@ -136,23 +138,32 @@ def leaderboard_page(
     page: int = 1,
     per_page: int = 50,
     everyone: bool = False,
+    snapshot: BoardSnapshot | None = None,
 ) -> BoardPage:
-    """People ranked by `metric` over the half-open period, one query whatever the org's size.
+    """People ranked by `metric` over the half-open period, one query whatever the org's size:
+    one page of the period's precomputed `snapshot` (board_snapshot) when the board is not
+    filtered, else everyone ranked live.
 
     `everyone=True` returns every row (the CSV export) instead of one page. Under the self_only
     privacy mode only the viewer's own row leaves this function; under pseudonyms, a team filter
     matching fewer than k people lists only the people the viewer may open.
     """
-    params = _params(period, metric, team_id, vendor, product, page, per_page)
-    params |= {
-        "everyone": everyone,
-        "viewer_engineer_id": viewer.engineer_id,
-        "most_picked": None if everyone else per_page + PODIUM_SIZE + 1 + len(TITLES),
-    }
-    records = _fetch(PEOPLE_SQL, params)
-    head, found = records[0], [r for r in records if r["engineer_id"] is not None]
-    first = found[0] if found else {"people": 0, "total_tokens": 0, "total_cost_usd": Decimal(0), "page": 1}
-    people, current_page = int(first["people"]), int(first["page"])
+    if snapshot is not None and not (team_id or vendor or product):
+        found, head, people, current_page = _snapshot_rows(
+            snapshot, viewer=viewer, metric=metric, page=page, per_page=per_page, everyone=everyone
+        )
+    else:
+        params = _params(period, metric, team_id, vendor, product, page, per_page)
+        params |= {
+            "everyone": everyone,
+            "viewer_engineer_id": viewer.engineer_id,
+            "most_picked": None if everyone else per_page + PODIUM_SIZE + 1 + len(TITLES),
+        }
+        records = _fetch(PEOPLE_SQL, params)
+        head, found = records[0], [r for r in records if r["engineer_id"] is not None]
+        first = found[0] if found else {"people": 0, "total_tokens": 0, "total_cost_usd": Decimal(0), "page": 1}
+        people, current_page = int(first["people"]), int(first["page"])
+        head = head | {"total_tokens": first["total_tokens"], "total_cost_usd": first["total_cost_usd"]}
     rows = [_board_row(r, viewer, privacy) for r in found]
     lower = (current_page - 1) * per_page
     page_rows = [row for row in rows if everyone or lower < row.position <= lower + per_page]
@@ -175,8 +186,8 @@ def leaderboard_page(
         viewer_row=next((row for row in rows if row.is_viewer), None),
         titles=_titles(rows),
         people=people,
-        total_tokens=int(first["total_tokens"]),
-        total_cost_usd=first["total_cost_usd"],
+        total_tokens=int(head["total_tokens"]),
+        total_cost_usd=head["total_cost_usd"],
         unmapped_tokens=int(head["unmapped_tokens"]),
         unmapped_cost_usd=head["unmapped_cost_usd"],
         page=current_page,
@@ -217,15 +228,33 @@ def team_board_page(
     )
 
 
-def board_filter_choices(*, period: Period) -> FilterChoices:
-    """The team tree and the vendors and products with usage in the period (two queries)."""
+def board_snapshot(*, period: Period) -> BoardSnapshot | None:
+    """The period's precomputed board if it can be trusted (leaderboard.services), else None.
+    One query."""
+    found = (
+        BoardSnapshot.objects.filter(start=period.start, end=period.end)
+        .annotate(current_version=RawSQL(VERSION_SQL, []))  # noqa: S611 - a constant
+        .first()
+    )
+    if found is None:
+        return None
+    fresh = snapshot_is_fresh(version=found.version, current_version=found.current_version, built_at=found.built_at)
+    return found if fresh else None
+
+
+def board_filter_choices(*, period: Period, snapshot: BoardSnapshot | None = None) -> FilterChoices:
+    """The team tree and the vendors and products with usage in the period (two queries; one
+    with the period's snapshot, which lists them)."""
     teams = list(Team.objects.values_list("id", "name", "parent_id"))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT vendor, product FROM usage_dailyusage WHERE day >= %s AND day < %s",
-            [period.start, period.end],
-        )
-        pairs = cursor.fetchall()
+    if snapshot is not None:
+        pairs = [tuple(pair) for pair in snapshot.vendors]
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT vendor, product FROM usage_dailyusage WHERE day >= %s AND day < %s",
+                [period.start, period.end],
+            )
+            pairs = cursor.fetchall()
     return FilterChoices(
         teams=_team_tree(teams),
         vendors=sorted({vendor for vendor, _ in pairs}),
@@ -278,6 +307,40 @@ def _params(
         "page": max(1, page),
         "per_page": per_page,
     }
+
+
+def _snapshot_rows(
+    snapshot: BoardSnapshot, *, viewer: Viewer, metric: str, page: int, per_page: int, everyone: bool
+) -> tuple[list[dict], dict, int, int]:
+    """The rows the live query would return, read from the snapshot: the page, the podium, the
+    viewer and the title holders. One query (index range on the metric's rank)."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}")
+    people = snapshot.people
+    current_page = min(max(1, page), max(1, ceil(people / per_page)))
+    holders = {}
+    for title, engineer_id in snapshot.titles.items():
+        holders.setdefault(engineer_id, []).append(title)
+    params = {
+        "snapshot": snapshot.pk,
+        "start": snapshot.start,
+        "end": snapshot.end,
+        "everyone": everyone,
+        "low": (current_page - 1) * per_page + 1,
+        "high": current_page * per_page,
+        "viewer_engineer_id": viewer.engineer_id,
+        "holders": list(holders),
+    }
+    records = _fetch(SNAPSHOT_PAGE_SQL[metric], params)
+    for record in records:
+        record["titles"] = holders.get(record["engineer_id"], [])
+    head = {
+        "unmapped_tokens": snapshot.unmapped_tokens,
+        "unmapped_cost_usd": snapshot.unmapped_cost_usd,
+        "total_tokens": snapshot.total_tokens,
+        "total_cost_usd": snapshot.total_cost_usd,
+    }
+    return records, head, people, current_page
 
 
 def _fetch(sql: str, params: dict) -> list[dict]:

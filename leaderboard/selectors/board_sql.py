@@ -32,6 +32,23 @@ CASE %(metric)s
 END
 """
 
+# Each person's top model and tool and their team (of their latest day) from `cells`: their
+# usage by team, model and tool. Shared with the snapshot build (leaderboard/services.py).
+TOPS_SQL = """
+top_model AS (
+    SELECT DISTINCT ON (engineer_id) engineer_id, model AS top_model
+    FROM cells GROUP BY engineer_id, model ORDER BY engineer_id, sum(tokens) DESC, model
+),
+top_tool AS (
+    SELECT DISTINCT ON (engineer_id) engineer_id, product AS top_tool
+    FROM cells GROUP BY engineer_id, product ORDER BY engineer_id, sum(tokens) DESC, product
+),
+last_team AS (
+    -- The team of the person's latest day in scope: usage follows the team of its day.
+    SELECT DISTINCT ON (engineer_id) engineer_id, team_id
+    FROM cells ORDER BY engineer_id, last_day DESC, tokens DESC
+)"""
+
 PEOPLE_SQL = f"""
 WITH RECURSIVE {SCOPE_CTE},
 per AS (
@@ -116,7 +133,7 @@ picked AS (
     -- planner how few rows the laterals below see, which keeps it from costly JIT compilation.
     LIMIT %(most_picked)s
 ),
-picked_cells AS (
+cells AS (
     -- The picked people's usage by team, model and tool. A plain join, so the planner takes
     -- index range scans on (engineer, day) for a page and one hash join for the whole export.
     SELECT d.engineer_id, d.team_id, d.model, d.product, max(d.day) AS last_day, sum(d.tokens) AS tokens
@@ -124,19 +141,7 @@ picked_cells AS (
     WHERE d.day >= %(start)s AND d.day < %(end)s AND {SCOPE_FILTER}
     GROUP BY d.engineer_id, d.team_id, d.model, d.product
 ),
-top_model AS (
-    SELECT DISTINCT ON (engineer_id) engineer_id, model AS top_model
-    FROM picked_cells GROUP BY engineer_id, model ORDER BY engineer_id, sum(tokens) DESC, model
-),
-top_tool AS (
-    SELECT DISTINCT ON (engineer_id) engineer_id, product AS top_tool
-    FROM picked_cells GROUP BY engineer_id, product ORDER BY engineer_id, sum(tokens) DESC, product
-),
-last_team AS (
-    -- The team of the person's latest day in scope: usage follows the team of its day.
-    SELECT DISTINCT ON (engineer_id) engineer_id, team_id
-    FROM picked_cells ORDER BY engineer_id, last_day DESC, tokens DESC
-),
+{TOPS_SQL},
 team_size AS (
     -- Headcount over the period: whether a team's name would give a pseudonym away.
     SELECT m.team_id, count(*) AS team_size FROM usage_teammembership m
@@ -207,3 +212,48 @@ FROM hidden h
 LEFT JOIN picked p ON p.position BETWEEN (p.page - 1) * %(per_page)s + 1 AND p.page * %(per_page)s
 ORDER BY p.position
 """
+
+
+# One page of a precomputed board (leaderboard.services.board_snapshots_refresh), with the same
+# columns as PEOPLE_SQL's people. One statement per sort metric, each reading its own rank
+# index; the metric picks among these constants, it is never formatted into SQL from input.
+_SNAPSHOT_PAGE = """
+WITH picked AS (
+    SELECT b.* FROM leaderboard_boardentry b
+    WHERE b.snapshot_id = %(snapshot)s
+      AND (%(everyone)s
+           OR b.{rank} BETWEEN %(low)s AND %(high)s
+           OR b.{rank} <= {podium}
+           OR b.engineer_id = %(viewer_engineer_id)s
+           OR b.engineer_id = ANY(%(holders)s))
+),
+team_size AS (
+    SELECT m.team_id, count(*) AS team_size FROM usage_teammembership m
+    WHERE m.valid_from < %(end)s AND (m.valid_to IS NULL OR m.valid_to > %(start)s)
+      AND m.team_id IN (SELECT team_id FROM picked)
+    GROUP BY m.team_id
+)
+SELECT p.engineer_id, p.{rank} AS position, p.{pct} AS percentile, e.name, p.team_id, t.name AS team_name,
+       coalesce(ts.team_size, 0) AS team_size, p.tokens, p.cost_usd,
+       p.tokens / NULLIF(p.cost_usd, 0) AS tokens_per_usd,
+       {value} AS value, {prev_value} AS prev_value, p.top_model, p.top_tool
+FROM picked p
+JOIN usage_engineer e ON e.id = p.engineer_id
+LEFT JOIN team_size ts ON ts.team_id = p.team_id
+LEFT JOIN usage_team t ON t.id = p.team_id
+ORDER BY position
+"""
+_SNAPSHOT_METRICS = {
+    "tokens": ("rank_tokens", "pct_tokens", "p.tokens::numeric", "p.prev_tokens::numeric"),
+    "spend": ("rank_spend", "pct_spend", "p.cost_usd", "p.prev_cost_usd"),
+    "tokens_per_usd": (
+        "rank_tokens_per_usd",
+        "pct_tokens_per_usd",
+        "p.tokens / NULLIF(p.cost_usd, 0)",
+        "p.prev_tokens / NULLIF(p.prev_cost_usd, 0)",
+    ),
+}
+SNAPSHOT_PAGE_SQL = {
+    metric: _SNAPSHOT_PAGE.format(rank=rank, pct=pct, value=value, prev_value=prev, podium=PODIUM_SIZE)
+    for metric, (rank, pct, value, prev) in _SNAPSHOT_METRICS.items()
+}

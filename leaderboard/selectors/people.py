@@ -16,9 +16,9 @@ from django.db import connection
 from django.db.models import F, Q, Sum
 
 from leaderboard.periods import Period, month_start
+from leaderboard.services import RANK_WEEKS, VERSION_SQL, rank_weeks, snapshot_is_fresh
 from usage.models import DailyUsage
 
-RANK_WEEKS = 12
 MAX_DEPTH = 50  # stops a recursive walk should bad org data ever hold a cycle
 ZERO = Decimal(0)
 MILLION = Decimal(1_000_000)
@@ -61,6 +61,14 @@ SELECT week, COUNT(*),
 FROM ranked
 GROUP BY week
 ORDER BY week
+"""
+
+# The same, from the ranks computed ahead, with what decides whether they are current.
+STORED_WEEKLY_RANK_SQL = f"""
+SELECT w.week, w.people, r.rank, r.cume, r.cost_usd, w.version, w.built_at, ({VERSION_SQL}) AS current
+FROM leaderboard_weeklyranking w
+LEFT JOIN leaderboard_weeklyrank r ON r.week = w.week AND r.engineer_id = %(engineer)s
+WHERE w.week = ANY(%(weeks)s)
 """
 
 
@@ -203,7 +211,7 @@ def slices(totals: dict[str, Totals], total_cost: Decimal) -> tuple[Slice, ...]:
 
 def engineer_usage(*, engineer_id: int, period: Period, today: date) -> EngineerUsage | None:
     """One person's usage over `period` [start, end), their month to date (as of `today`) and
-    weekly rank; None when there is no such engineer. Four queries."""
+    weekly rank; None when there is no such engineer. Four or five queries (engineer_weekly_ranks)."""
     chain = engineer_chain(engineer_id=engineer_id, today=today)
     if not chain:
         return None
@@ -295,13 +303,26 @@ def engineer_month_to_date(*, engineer_id: int, today: date) -> MonthToDate:
 
 def engineer_weekly_ranks(*, engineer_id: int, until: date, weeks: int = RANK_WEEKS) -> tuple[RankPoint, ...]:
     """Rank by spend among engineers with usage, per ISO week, for the `weeks` weeks ending
-    with the one holding `until`; every week is present. One query (window functions)."""
-    last_monday = until - timedelta(days=until.weekday())
-    mondays = [last_monday - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
-    params: dict[str, Any] = {"engineer": engineer_id, "start": mondays[0], "end": last_monday + timedelta(weeks=1)}
+    with the one holding `until`; every week is present. One query from the weekly ranks computed
+    ahead (leaderboard.services) when they are all there and current, else a second one that
+    ranks everyone live (window functions)."""
+    mondays = rank_weeks(until=until, weeks=weeks)
     with connection.cursor() as cursor:
-        cursor.execute(WEEKLY_RANK_SQL, params)
-        found = {row[0]: row for row in cursor.fetchall()}
+        cursor.execute(STORED_WEEKLY_RANK_SQL, {"engineer": engineer_id, "weeks": mondays})
+        stored = cursor.fetchall()
+        if len(stored) == len(mondays) and all(
+            snapshot_is_fresh(version=version, current_version=current, built_at=built_at)
+            for *_, version, built_at, current in stored
+        ):
+            found = {row[0]: row[:5] for row in stored}
+        else:
+            params: dict[str, Any] = {
+                "engineer": engineer_id,
+                "start": mondays[0],
+                "end": mondays[-1] + timedelta(weeks=1),
+            }
+            cursor.execute(WEEKLY_RANK_SQL, params)
+            found = {row[0]: row for row in cursor.fetchall()}
     points = []
     for monday in mondays:
         _, engineers, rank, cume, cost = found.get(monday, (monday, 0, None, None, None))

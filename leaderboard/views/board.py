@@ -16,6 +16,7 @@ from leaderboard.selectors.board import (
     TITLES,
     board_chart,
     board_filter_choices,
+    board_snapshot,
     leaderboard_page,
     team_board_page,
 )
@@ -59,18 +60,19 @@ class BoardForm(forms.Form):
 def home(request: HttpRequest) -> HttpResponse:
     period_form = PeriodForm(request.GET)
     period = period_form.period_or_default()
-    choices = board_filter_choices(period=period)
+    snapshot = board_snapshot(period=period)
+    choices = board_filter_choices(period=period, snapshot=snapshot)
     form = BoardForm(request.GET, teams=choices.teams)
     options = form.options()
     tab = options.pop("tab")
     viewer, privacy = viewer_for(request.user), privacy_settings()
     if request.GET.get("format") == "csv":
-        return _csv_export(request, viewer=viewer, privacy=privacy, period=period, **options)
+        return _csv_export(request, viewer=viewer, privacy=privacy, period=period, snapshot=snapshot, **options)
     if tab == "teams":
         board = team_board_page(viewer=viewer, privacy=privacy, period=period, **options)
         chart = None
     else:
-        board = leaderboard_page(viewer=viewer, privacy=privacy, period=period, **options)
+        board = leaderboard_page(viewer=viewer, privacy=privacy, period=period, snapshot=snapshot, **options)
         chart = board_chart(board=board) if len(board.rows) > 1 else None
     context = {
         "board": board,
@@ -88,6 +90,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "choices": choices,
         "options": options,
         "filtered": bool(options["team_id"] or options["vendor"] or options["product"]),
+        "snapshot": snapshot,
     }
     # htmx swaps only the board; a history restore needs the whole page.
     partial = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")

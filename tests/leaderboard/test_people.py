@@ -330,8 +330,10 @@ def make_org(size: int) -> dict:
 
 # Session and user (2), the viewer (3: engineer, groups, chain), then the page's own.
 PAGE_QUERIES = {
-    "me": 2 + 3 + 4 + 1 + 2,  # profile, series, month to date, ranks; may the team be linked; caps (2)
-    "engineer": 2 + 3 + 1 + 4 + 1 + 2,  # ... and the audit entry
+    # profile, series, month to date, stored ranks + live ranks (nothing computed ahead here);
+    # may the team be linked; caps (2)
+    "me": 2 + 3 + 5 + 1 + 2,
+    "engineer": 2 + 3 + 1 + 5 + 1 + 2,  # ... and the audit entry
     "team": 2 + 3 + 1 + 4 + 1,  # may the team be seen; tree, usage, members, sparklines; budgets (1 when none)
 }
 

@@ -18,7 +18,9 @@ def run(*args, **kwargs) -> tuple[str, str]:
 @pytest.fixture
 def owner():
     engineer = EngineerFactory(email="bjarne.liskov@example.com", team=TeamFactory(name="Platform"))
-    VendorIdentityFactory(vendor="anthropic", kind="api_key_id", external_id="apikey_cd447e35b8b6d8fe", engineer=engineer)
+    VendorIdentityFactory(
+        vendor="anthropic", kind="api_key_id", external_id="apikey_cd447e35b8b6d8fe", engineer=engineer
+    )
     return engineer
 
 

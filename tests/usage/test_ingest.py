@@ -29,14 +29,22 @@ def usage_report(*results_by_day: tuple[str, list[dict]]) -> bytes:
     """A minimal Anthropic usage report: [(day, [result, ...]), ...]."""
     data = []
     for day, results in results_by_day:
-        data.append({"starting_at": f"{day}T00:00:00Z", "ending_at": f"{day}T23:59:59Z".replace("T23:59:59Z", "T00:00:00Z"), "results": results})
+        data.append(
+            {
+                "starting_at": f"{day}T00:00:00Z",
+                "ending_at": f"{day}T23:59:59Z".replace("T23:59:59Z", "T00:00:00Z"),
+                "results": results,
+            }
+        )
     for bucket in data:  # a one-day bucket ends at the next midnight
         start = date.fromisoformat(bucket["starting_at"][:10])
         bucket["ending_at"] = f"{date.fromordinal(start.toordinal() + 1).isoformat()}T00:00:00Z"
     return json.dumps({"data": data, "has_more": False, "next_page": None}).encode()
 
 
-def result(*, key="apikey_1", model="claude-sonnet-4-5", uncached=1_000_000, output=0, read=0, w5=0, w1h=0, context="0-200k"):
+def result(
+    *, key="apikey_1", model="claude-sonnet-4-5", uncached=1_000_000, output=0, read=0, w5=0, w1h=0, context="0-200k"
+):
     return {
         "uncached_input_tokens": uncached,
         "cache_creation": {"ephemeral_5m_input_tokens": w5, "ephemeral_1h_input_tokens": w1h},
@@ -81,7 +89,9 @@ def ada(db):
 
 
 def test_a_bucket_is_priced_from_list_prices_per_token_kind(ingest, ada):
-    raw = usage_report(("2026-10-01", [result(uncached=1_000_000, output=1_000_000, read=1_000_000, w5=1_000_000, w1h=1_000_000)]))
+    raw = usage_report(
+        ("2026-10-01", [result(uncached=1_000_000, output=1_000_000, read=1_000_000, w5=1_000_000, w1h=1_000_000)])
+    )
     batch = ingest(raw)
     assert batch.status == "done", batch.error
     row = DailyUsage.objects.get()
@@ -193,10 +203,15 @@ def test_an_unknown_model_is_kept_unpriced_and_priced_by_an_override(ingest, ada
     assert record.cost_source == "unpriced" and record.cost_usd == 0
     assert DailyUsage.objects.get().unpriced_tokens == 1_000_000
     PriceOverride.objects.create(
-        vendor="anthropic", model="claude-mystery-9", valid_from=date(2026, 1, 1),
-        input_per_mtok_usd=Decimal("2"), output_per_mtok_usd=Decimal("10"),
+        vendor="anthropic",
+        model="claude-mystery-9",
+        valid_from=date(2026, 1, 1),
+        input_per_mtok_usd=Decimal("2"),
+        output_per_mtok_usd=Decimal("10"),
     )
-    assert usage_reprice(vendor="anthropic", model="claude-mystery-9", start=date(2026, 10, 1), end=date(2026, 11, 1)) == 1
+    assert (
+        usage_reprice(vendor="anthropic", model="claude-mystery-9", start=date(2026, 10, 1), end=date(2026, 11, 1)) == 1
+    )
     assert DailyUsage.objects.get().cost_usd == Decimal("2")
     assert DailyUsage.objects.get().unpriced_tokens == 0
     assert UsageRecord.objects.get().cost_source == "computed"
@@ -214,7 +229,10 @@ def test_usage_belongs_to_the_team_of_that_day(ingest, ada):
 
 def test_the_incremental_rollup_equals_a_full_rebuild(ingest, ada):
     ingest(usage_report(("2026-10-01", [result(), result(key="apikey_x", output=5)])))
-    ingest(usage_report(("2026-10-01", [result(uncached=7)]), ("2026-10-03", [result(model="claude-haiku-4-5")])), filename="b.json")
+    ingest(
+        usage_report(("2026-10-01", [result(uncached=7)]), ("2026-10-03", [result(model="claude-haiku-4-5")])),
+        filename="b.json",
+    )
     fields = ("day", "engineer_id", "model", "tokens", "cost_usd")
     incremental = set(DailyUsage.objects.values_list(*fields))
     daily_usage_rebuild(start=date(2026, 10, 1), end=date(2026, 11, 1))
@@ -240,7 +258,9 @@ def test_stale_batches_are_requeued_and_processed(ingest, ada, django_capture_on
     batch = ingest(usage_report(("2026-10-01", [result()])))
     UsageRecord.objects.all().delete()
     DailyUsage.objects.all().delete()
-    ImportBatch.objects.filter(pk=batch.pk).update(status="running", started_at="2020-01-01T00:00:00Z", created_at="2020-01-01T00:00:00Z")
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        status="running", started_at="2020-01-01T00:00:00Z", created_at="2020-01-01T00:00:00Z"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         assert import_batch_requeue_stale(older_than_minutes=30) == [batch.pk]
     batch.refresh_from_db()
@@ -261,10 +281,10 @@ def test_timestamps_with_and_without_fractions_load_together(ingest, ada):
     # pandas infers one format from the first row; a whole second written without a
     # fraction after a row with one must not fail the batch.
     raw = (
-        "timestamp,email,vendor,product,model,input_uncached_tokens,output_tokens\n"
-        "2026-03-02T10:00:00.5Z,ada@example.com,anthropic,api,claude-sonnet-4-5,100,10\n"
-        "2026-03-02T10:00:25Z,ada@example.com,anthropic,api,claude-sonnet-4-5,100,10\n"
-    ).encode()
+        b"timestamp,email,vendor,product,model,input_uncached_tokens,output_tokens\n"
+        b"2026-03-02T10:00:00.5Z,ada@example.com,anthropic,api,claude-sonnet-4-5,100,10\n"
+        b"2026-03-02T10:00:25Z,ada@example.com,anthropic,api,claude-sonnet-4-5,100,10\n"
+    )
     batch = ingest(raw, filename="events.csv", format="generic_csv")
     assert batch.status == ImportBatch.Status.DONE, batch.error
     assert totals()["tokens"] == 220

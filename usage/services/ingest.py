@@ -102,7 +102,7 @@ def import_batch_process(*, batch_id: int) -> ImportBatch:
         return _batch_fail(
             batch,
             f"{batch.filename}: these {parsed.format} logs do not say whose they are; import them again with "
-            "the engineer's email (import_usage --engineer EMAIL, or \"Whose usage\" on the upload form)",
+            'the engineer\'s email (import_usage --engineer EMAIL, or "Whose usage" on the upload form)',
         )
     try:
         with transaction.atomic():
@@ -148,7 +148,20 @@ def _load(batch: ImportBatch, parsed: ParsedExport) -> LoadStats:
     from billing.services.evaluation import caps_evaluate_after_import  # billing imports this module
 
     caps_evaluate_after_import(engineer_ids=stats.engineer_ids)
+    if parsed.role == "attribution" and stats.accepted:
+        _leaderboard_refresh_on_commit()
     return stats
+
+
+def _leaderboard_refresh_on_commit() -> None:
+    """Rebuild the precomputed boards once this import is visible (its own task: a failure there
+    never fails the import, and a burst of imports coalesces into one rebuild)."""
+    from leaderboard.tasks import board_snapshots_refresh_task  # leaderboard reads this app
+
+    def queue() -> None:
+        board_snapshots_refresh_task.delay(changed_at=timezone.now().isoformat())
+
+    transaction.on_commit(queue, robust=True)
 
 
 def _without_duplicate_keys(frame: pd.DataFrame, rejections: list[Rejection]) -> tuple[pd.DataFrame, list[Rejection]]:
@@ -191,7 +204,21 @@ def price_table(frame: pd.DataFrame) -> pd.DataFrame:
                 "p_out": prices.output if prices else None,
             }
         )
-    return pd.DataFrame(rows, columns=["vendor", "model", "day", "long_context", "model_canonical", "p_in", "p_cr", "p_cw5", "p_cw1h", "p_out"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "vendor",
+            "model",
+            "day",
+            "long_context",
+            "model_canonical",
+            "p_in",
+            "p_cr",
+            "p_cw5",
+            "p_cw1h",
+            "p_out",
+        ],
+    )
 
 
 STAGE_USAGE_DDL = """
@@ -379,4 +406,3 @@ def import_batch_requeue_stale(*, older_than_minutes: int) -> list[int]:
     for batch_id in ids:
         import_batch_process_task.delay_on_commit(batch_id=batch_id)
     return ids
-

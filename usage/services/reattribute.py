@@ -50,7 +50,9 @@ def usage_reattribute(*, identities: list[tuple[str, str, str]]) -> int:
         cursor.execute("SELECT count(*) FROM changed")
         (count,) = cursor.fetchone()
         if count:
-            cursor.execute("UPDATE usage_usagerecord u SET engineer_id = c.new_engineer_id FROM changed c WHERE u.id = c.id")
+            cursor.execute(
+                "UPDATE usage_usagerecord u SET engineer_id = c.new_engineer_id FROM changed c WHERE u.id = c.id"
+            )
             cursor.execute(DELTA_SQL)
             rollup_apply_delta(cursor)
             cursor.execute("DROP TABLE rollup_delta")

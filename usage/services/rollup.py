@@ -33,8 +33,14 @@ GROUP BY d.day, d.engineer_id, m.team_id, d.vendor, d.product, d.model_canonical
 """
 
 _MEASURES = (
-    "input_uncached_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "tokens", "requests",
-    "cost_usd", "unpriced_tokens",
+    "input_uncached_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "tokens",
+    "requests",
+    "cost_usd",
+    "unpriced_tokens",
 )
 # A rollup key matches on plain equalities, one statement for people and one for unmapped
 # usage: `engineer_id IS NOT DISTINCT FROM` would keep the planner from the unique index and
@@ -113,7 +119,9 @@ def daily_usage_rebuild(*, start: date, end: date) -> None:
     """Recompute DailyUsage for days in [start, end) from the ledger: after a reorg, or a check."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("LOCK TABLE usage_dailyusage IN SHARE ROW EXCLUSIVE MODE")
-        cursor.execute("DELETE FROM usage_dailyusage WHERE day >= %(start)s AND day < %(end)s", {"start": start, "end": end})
+        cursor.execute(
+            "DELETE FROM usage_dailyusage WHERE day >= %(start)s AND day < %(end)s", {"start": start, "end": end}
+        )
         cursor.execute(REBUILD_SQL, {"start": start, "end": end})
         rollup_apply_delta(cursor)
         cursor.execute("DROP TABLE rollup_delta")

@@ -31,7 +31,9 @@ class Command(BaseCommand):
             raise CommandError(f"no such file: {', '.join(missing)}")
         failed = 0
         for path in files:
-            batch = import_batch_create(filename=path.name, raw=path.read_bytes(), format=format, engineer_email=engineer)
+            batch = import_batch_create(
+                filename=path.name, raw=path.read_bytes(), format=format, engineer_email=engineer
+            )
             batch = self._wait(batch, timeout)
             self.stdout.write(self._summary(path, batch))
             if batch.status == ImportBatch.Status.FAILED:
@@ -60,7 +62,11 @@ class Command(BaseCommand):
             return f"{path.name}: already imported as batch #{batch.duplicate_of_id}; nothing changed"
         if batch.status == ImportBatch.Status.FAILED:
             return f"{path.name}: FAILED, nothing stored"
-        unmapped = f", {batch.rows_unmapped} unmapped ({usd(batch.unmapped_cost_usd)})" if batch.rows_unmapped else ", 0 unmapped"
+        unmapped = (
+            f", {batch.rows_unmapped} unmapped ({usd(batch.unmapped_cost_usd)})"
+            if batch.rows_unmapped
+            else ", 0 unmapped"
+        )
         unpriced = f", {batch.unpriced_rows} with no known price" if batch.unpriced_rows else ""
         return (
             f"{path.name}: {batch.format}, {batch.rows_accepted} rows accepted, {batch.rows_rejected} rejected"

@@ -65,7 +65,13 @@ class Command(BaseCommand):
         people = []
         managers: dict[str, str] = {}
         for i in range(count):
-            team, parent = TEAMS[0] if i == 0 else TEAMS[1 + (i - 1) % (len(TEAMS) - 1)] if i < len(TEAMS) else rng.choice(TEAMS[1:])
+            team, parent = (
+                TEAMS[0]
+                if i == 0
+                else TEAMS[1 + (i - 1) % (len(TEAMS) - 1)]
+                if i < len(TEAMS)
+                else rng.choice(TEAMS[1:])
+            )
             name = f"{FIRST[i % len(FIRST)]} {LAST[(i // len(FIRST) + i) % len(LAST)]}"
             email = f"{name.lower().replace(' ', '.')}{i}@example.com"
             manager = managers.get(team) or managers.get(parent) or (people[0]["email"] if people else "")
@@ -91,8 +97,19 @@ class Command(BaseCommand):
         return people
 
     def _write_org(self, path: Path, people: list[dict], start: date) -> None:
-        fields = ["employee_id", "email", "name", "title", "team", "parent_team", "manager_email", "cost_center",
-                  "github_login", "start_date", "end_date"]
+        fields = [
+            "employee_id",
+            "email",
+            "name",
+            "title",
+            "team",
+            "parent_team",
+            "manager_email",
+            "cost_center",
+            "github_login",
+            "start_date",
+            "end_date",
+        ]
         with path.open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
             writer.writeheader()
@@ -137,28 +154,57 @@ class Command(BaseCommand):
                 if p["email"] not in keys or not (t := self._tokens(rng, p["weight"], day)):
                     continue
                 model = rng.choice(ANTHROPIC_MODELS)
-                results.append({
-                    "uncached_input_tokens": t["uncached"],
-                    "cache_creation": {"ephemeral_5m_input_tokens": t["write"], "ephemeral_1h_input_tokens": t["write"] // 10},
-                    "cache_read_input_tokens": t["read"], "output_tokens": t["output"],
-                    "server_tool_use": {"web_search_requests": 0}, "api_key_id": keys[p["email"]], "account_id": None,
-                    "workspace_id": "wrkspc_demo", "model": model, "service_tier": "standard",
-                    "context_window": "0-200k", "inference_geo": "global",
-                })
+                results.append(
+                    {
+                        "uncached_input_tokens": t["uncached"],
+                        "cache_creation": {
+                            "ephemeral_5m_input_tokens": t["write"],
+                            "ephemeral_1h_input_tokens": t["write"] // 10,
+                        },
+                        "cache_read_input_tokens": t["read"],
+                        "output_tokens": t["output"],
+                        "server_tool_use": {"web_search_requests": 0},
+                        "api_key_id": keys[p["email"]],
+                        "account_id": None,
+                        "workspace_id": "wrkspc_demo",
+                        "model": model,
+                        "service_tier": "standard",
+                        "context_window": "0-200k",
+                        "inference_geo": "global",
+                    }
+                )
             # A key nobody owns: shows up as unmapped usage to map on the Imports page.
-            results.append({
-                "uncached_input_tokens": 20_000, "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
-                "cache_read_input_tokens": 100_000, "output_tokens": 8_000, "server_tool_use": {"web_search_requests": 0},
-                "api_key_id": "apikey_ci_bot", "account_id": None, "workspace_id": "wrkspc_demo",
-                "model": "claude-haiku-4-5", "service_tier": "standard", "context_window": "0-200k", "inference_geo": "global",
-            })
-            buckets.append({"starting_at": f"{day}T00:00:00Z", "ending_at": f"{day + timedelta(days=1)}T00:00:00Z", "results": results})
+            results.append(
+                {
+                    "uncached_input_tokens": 20_000,
+                    "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+                    "cache_read_input_tokens": 100_000,
+                    "output_tokens": 8_000,
+                    "server_tool_use": {"web_search_requests": 0},
+                    "api_key_id": "apikey_ci_bot",
+                    "account_id": None,
+                    "workspace_id": "wrkspc_demo",
+                    "model": "claude-haiku-4-5",
+                    "service_tier": "standard",
+                    "context_window": "0-200k",
+                    "inference_geo": "global",
+                }
+            )
+            buckets.append(
+                {
+                    "starting_at": f"{day}T00:00:00Z",
+                    "ending_at": f"{day + timedelta(days=1)}T00:00:00Z",
+                    "results": results,
+                }
+            )
         paths = []
         for n, i in enumerate(range(0, len(buckets), 31)):  # the API pages 31 daily buckets at most
             page = buckets[i : i + 31]
             has_more = i + 31 < len(buckets)
             path = out / f"anthropic_usage_report_p{n + 1}.json"
-            path.write_text(json.dumps({"data": page, "has_more": has_more, "next_page": f"page_{n + 2}" if has_more else None}))
+            path.write_text(
+                json.dumps({"data": page, "has_more": has_more, "next_page": f"page_{n + 2}" if has_more else None})
+            )
             paths.append(path)
         return paths
 
@@ -169,17 +215,40 @@ class Command(BaseCommand):
                 if p["tool"] != "claude_code" or not (t := self._tokens(rng, p["weight"], day)):
                     continue
                 model = rng.choice(["claude-sonnet-4-5", "claude-opus-4-1-20250805"])
-                per_m = {"claude-sonnet-4-5": (3, 15, 0.3, 3.75), "claude-opus-4-1-20250805": (15, 75, 1.5, 18.75)}[model]
-                cents = (t["uncached"] * per_m[0] + t["output"] * per_m[1] + t["read"] * per_m[2] + t["write"] * per_m[3]) / 10_000
-                records.append({
-                    "date": f"{day}T00:00:00Z", "actor": {"type": "user_actor", "email_address": p["email"].title()},
-                    "organization_id": "demo-org", "customer_type": "subscription", "terminal_type": "vscode",
-                    "core_metrics": {"num_sessions": rng.randint(1, 12), "lines_of_code": {"added": rng.randint(0, 900), "removed": rng.randint(0, 300)},
-                                     "commits_by_claude_code": rng.randint(0, 6), "pull_requests_by_claude_code": rng.randint(0, 2)},
-                    "tool_actions": {"edit_tool": {"accepted": rng.randint(0, 40), "rejected": rng.randint(0, 5)}},
-                    "model_breakdown": [{"model": model, "tokens": {"input": t["uncached"], "output": t["output"], "cache_read": t["read"], "cache_creation": t["write"]},
-                                         "estimated_cost": {"amount": round(cents), "currency": "USD"}}],
-                })
+                per_m = {"claude-sonnet-4-5": (3, 15, 0.3, 3.75), "claude-opus-4-1-20250805": (15, 75, 1.5, 18.75)}[
+                    model
+                ]
+                cents = (
+                    t["uncached"] * per_m[0] + t["output"] * per_m[1] + t["read"] * per_m[2] + t["write"] * per_m[3]
+                ) / 10_000
+                records.append(
+                    {
+                        "date": f"{day}T00:00:00Z",
+                        "actor": {"type": "user_actor", "email_address": p["email"].title()},
+                        "organization_id": "demo-org",
+                        "customer_type": "subscription",
+                        "terminal_type": "vscode",
+                        "core_metrics": {
+                            "num_sessions": rng.randint(1, 12),
+                            "lines_of_code": {"added": rng.randint(0, 900), "removed": rng.randint(0, 300)},
+                            "commits_by_claude_code": rng.randint(0, 6),
+                            "pull_requests_by_claude_code": rng.randint(0, 2),
+                        },
+                        "tool_actions": {"edit_tool": {"accepted": rng.randint(0, 40), "rejected": rng.randint(0, 5)}},
+                        "model_breakdown": [
+                            {
+                                "model": model,
+                                "tokens": {
+                                    "input": t["uncached"],
+                                    "output": t["output"],
+                                    "cache_read": t["read"],
+                                    "cache_creation": t["write"],
+                                },
+                                "estimated_cost": {"amount": round(cents), "currency": "USD"},
+                            }
+                        ],
+                    }
+                )
         path.write_text(json.dumps({"data": records, "has_more": False, "next_page": None}))
         return path
 
@@ -191,12 +260,21 @@ class Command(BaseCommand):
                 if p["tool"] != "openai" or not (t := self._tokens(rng, p["weight"], day)):
                     continue
                 cached = t["read"] // 2
-                results.append({
-                    "object": "organization.usage.completions.result", "input_tokens": cached + t["uncached"],
-                    "input_cached_tokens": cached, "output_tokens": t["output"], "num_model_requests": rng.randint(20, 400),
-                    "project_id": "proj_demo", "user_id": f"user-demo{n:04d}", "api_key_id": None,
-                    "model": rng.choice(OPENAI_MODELS), "batch": False, "service_tier": "default",
-                })
+                results.append(
+                    {
+                        "object": "organization.usage.completions.result",
+                        "input_tokens": cached + t["uncached"],
+                        "input_cached_tokens": cached,
+                        "output_tokens": t["output"],
+                        "num_model_requests": rng.randint(20, 400),
+                        "project_id": "proj_demo",
+                        "user_id": f"user-demo{n:04d}",
+                        "api_key_id": None,
+                        "model": rng.choice(OPENAI_MODELS),
+                        "batch": False,
+                        "service_tier": "default",
+                    }
+                )
             ts = int(datetime.combine(day, datetime.min.time(), tzinfo=UTC).timestamp())
             buckets.append({"object": "bucket", "start_time": ts, "end_time": ts + 86400, "results": results})
         path.write_text(json.dumps({"object": "page", "data": buckets, "has_more": False, "next_page": None}))
@@ -209,7 +287,9 @@ class Command(BaseCommand):
         admin.is_staff = admin.is_superuser = True
         admin.set_password(DEMO_PASSWORD)
         admin.save()
-        finance, _ = User.objects.get_or_create(username="finance@example.com", defaults={"email": "finance@example.com"})
+        finance, _ = User.objects.get_or_create(
+            username="finance@example.com", defaults={"email": "finance@example.com"}
+        )
         finance.set_password(DEMO_PASSWORD)
         finance.save()
         finance.groups.add(Group.objects.get_or_create(name="finance")[0])
