@@ -1,3 +1,4 @@
+import io
 import json
 from datetime import date
 from decimal import Decimal
@@ -288,3 +289,62 @@ def test_timestamps_with_and_without_fractions_load_together(ingest, ada):
     batch = ingest(raw, filename="events.csv", format="generic_csv")
     assert batch.status == ImportBatch.Status.DONE, batch.error
     assert totals()["tokens"] == 220
+
+
+# Big text exports are streamed: parsed a chunk at a time inside the batch's transaction.
+
+EVENT_HEADER = "timestamp,email,vendor,product,model,input_uncached_tokens,output_tokens\n"
+
+
+def event(second: int, tokens: int = 100, email: str = "ada@example.com") -> str:
+    return f"2026-03-02T10:00:{second:02}Z,{email},anthropic,api,claude-sonnet-4-5,{tokens},0\n"
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    from usage.importers import generic_csv
+
+    monkeypatch.setattr(generic_csv, "CHUNK_ROWS", 3)
+
+
+def test_a_streamed_file_loads_the_same_as_one_read_whole(ingest, ada, small_chunks):
+    lines = [event(n, tokens=100 + n) for n in range(10)] + ["not,a,valid,row\n"]
+    batch = ingest((EVENT_HEADER + "".join(lines)).encode(), filename="events.csv")
+    assert batch.status == ImportBatch.Status.DONE, batch.error
+    assert (batch.rows_accepted, batch.rows_rejected) == (10, 1)
+    assert totals()["tokens"] == sum(100 + n for n in range(10))
+    assert list(RejectedRow.objects.values_list("location", flat=True)) == ["line 12"]
+
+
+def test_a_row_repeated_in_a_later_chunk_counts_once_and_the_earlier_is_reported(ingest, ada, small_chunks):
+    lines = [event(1, tokens=100), event(2), event(3), event(4), event(1, tokens=999)]
+    batch = ingest((EVENT_HEADER + "".join(lines)).encode(), filename="events.csv")
+    assert batch.status == ImportBatch.Status.DONE, batch.error
+    assert totals()["tokens"] == 999 + 3 * 100
+    rejected = RejectedRow.objects.get(batch=batch)
+    assert rejected.location == "line 2" and "later one counts" in rejected.reason
+
+
+def test_a_bad_byte_in_a_later_chunk_fails_the_file_and_stores_nothing(ingest, ada, small_chunks):
+    raw = (EVENT_HEADER + "".join(event(n) for n in range(7))).encode() + b"\xff\xfe broken\n"
+    batch = ingest(raw, filename="events.csv")
+    assert batch.status == ImportBatch.Status.FAILED
+    assert "line 9 is not UTF-8" in batch.error and batch.error.startswith("events.csv: ")
+    assert totals() == {"tokens": 0, "cost": Decimal(0), "rows": 0}
+
+
+def test_a_file_cut_off_mid_line_loads_whole_lines_and_names_the_cut_one(ingest, ada, small_chunks):
+    raw = (EVENT_HEADER + "".join(event(n) for n in range(5))).encode() + b"2026-03-02T10:00:59Z,ada@exa"
+    batch = ingest(raw, filename="events.csv")
+    assert batch.status == ImportBatch.Status.DONE, batch.error
+    assert (batch.rows_accepted, batch.rows_rejected) == (5, 1)
+    assert RejectedRow.objects.get(batch=batch).location == "line 7"
+
+
+def test_streaming_reads_a_big_file_a_chunk_at_a_time(ada, small_chunks):
+    from usage.importers import generic_csv
+
+    raw = (EVENT_HEADER + "".join(event(n) for n in range(10))).encode()
+    chunks = list(generic_csv.parse_chunks(io.BytesIO(raw)))
+    assert [len(c.frame) for c in chunks] == [3, 3, 3, 1]
+    assert [c.frame["location"].iloc[0] for c in chunks] == ["line 2", "line 5", "line 8", "line 11"]

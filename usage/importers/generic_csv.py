@@ -10,8 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from itertools import islice
+from typing import BinaryIO
 
 import pandas as pd
 
@@ -27,6 +30,7 @@ from .base import (
     utc_iso,
 )
 
+CHUNK_ROWS = 100_000  # lines parsed at a time by parse_chunks
 FORMAT = "generic_csv"
 DATASET = "generic_csv"
 KIND = "csv"
@@ -63,16 +67,54 @@ def detect_bytes(head: bytes) -> bool:
 
 def parse(raw: bytes) -> ParsedExport:
     lines, frame = _read(_decode(raw))
+    return _parsed(lines, frame, first_line=2)
+
+
+def parse_chunks(fh: BinaryIO, *, rows: int | None = None) -> Iterator[ParsedExport]:
+    """parse(), `rows` lines at a time, so that a gateway log of any size is read in bounded
+    memory. A key repeated across chunks is resolved by the pipeline (the later row counts)."""
+    rows = rows or CHUNK_ROWS
+    header = _decode_line(fh.readline(), 1).removeprefix("\ufeff").rstrip("\r\n")
+    if not header.strip():
+        raise ParseError("the file is empty")
+    _header(header)
+    # One iterator over the rest: iterating a Django File anew would seek back to the start.
+    source = iter(fh.readline, b"")
+    line_no = 1
+    while True:
+        lines = [_decode_line(raw, line_no + n + 1).rstrip("\r\n") for n, raw in enumerate(islice(source, rows))]
+        if not lines:
+            return
+        try:
+            _, frame = _read("\n".join([header, *lines]) + "\n")
+        except ParseError as exc:
+            raise ParseError(f"lines {line_no + 1}-{line_no + len(lines)}: {exc}") from exc
+        yield _parsed([header, *lines], frame, first_line=line_no + 1)
+        line_no += len(lines)
+
+
+def _decode_line(raw: bytes, line: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError(
+            f"line {line} is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the CSV again as UTF-8"
+        ) from exc
+
+
+def _parsed(lines: list[str], frame: pd.DataFrame, *, first_line: int) -> ParsedExport:
+    """Rows and rejections of `frame` (cells of `lines[1:]`), the first on physical line `first_line`."""
     by_key: dict[str, tuple[int, dict]] = {}  # dedup_key -> (line, row)
     rejections = []
     for index, values in enumerate(frame.to_dict("records")):
-        line = index + 2
+        line = index + first_line
+        text = lines[index + 1]
         if not any(values.values()):
             continue  # a blank line holds no data
         try:
             row = _row(values, f"line {line}")
         except ValueError as exc:
-            rejections.append(Rejection(f"line {line}", str(exc), lines[line - 1][:500]))
+            rejections.append(Rejection(f"line {line}", str(exc), text[:500]))
             continue
         if row["dedup_key"] in by_key:
             # The last occurrence counts, as the ingest service does for every format.
@@ -80,7 +122,7 @@ def parse(raw: bytes) -> ParsedExport:
             reason = (
                 f"duplicate of line {line}, which counts instead (same time, vendor, product, account, identity, model)"
             )
-            rejections.append(Rejection(f"line {earlier}", reason, lines[earlier - 1][:500]))
+            rejections.append(Rejection(f"line {earlier}", reason, lines[earlier - first_line + 1][:500]))
         by_key[row["dedup_key"]] = (line, row)
     rows = [row for _, row in by_key.values()]
     return ParsedExport(FORMAT, DATASET, "attribution", usage_frame(rows), rejections)

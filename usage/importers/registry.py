@@ -87,6 +87,24 @@ def detect_format(raw: bytes) -> str:
     raise ParseError(f"not a known export format; give --format, one of: {', '.join(sorted(IMPORTERS))}")
 
 
+HEAD_BYTES = 64 * 1024  # enough to recognise a text export from its header
+
+
+def streaming_format(head: bytes, *, format: str = "") -> str | None:
+    """The format of a file that can be read a chunk at a time (its importer has parse_chunks),
+    from its first bytes or the format given; None when it must be read whole (JSON documents,
+    archives, compressed files, formats that do not stream)."""
+    if head[:2] == GZIP_MAGIC or is_zip(head):
+        return None
+    name = format
+    if not name:
+        start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        if start in (b"{", b"[", b""):
+            return None
+        name = next((n for n in TEXT_FORMATS if IMPORTERS[n].detect_bytes(head[:4096])), "")
+    return name if hasattr(IMPORTERS.get(name), "parse_chunks") else None
+
+
 def parse(raw: bytes, *, format: str | None = None) -> ParsedExport:
     raw = unpacked(raw)
     name = format or detect_format(raw)

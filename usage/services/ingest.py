@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import PurePath
@@ -40,6 +41,7 @@ class LoadStats:
     cost_usd: Decimal = Decimal(0)
     unmapped_cost_usd: Decimal = Decimal(0)
     engineer_ids: list[int] = field(default_factory=list)  # whose usage the batch wrote: caps re-evaluate
+    repeated: list[Rejection] = field(default_factory=list)  # keys repeated across a streamed file's chunks
 
 
 def import_batch_create(
@@ -94,9 +96,17 @@ def import_batch_process(*, batch_id: int) -> ImportBatch:
         return batch
     try:
         with batch.raw_file.open("rb") as fh:
-            raw = fh.read()
-        parsed = registry.parse(raw, format=batch.format or None)
+            streaming = registry.streaming_format(fh.read(registry.HEAD_BYTES), format=batch.format)
+            if streaming is None:
+                fh.seek(0)
+                raw = fh.read()
     except (ParseError, OSError) as exc:
+        return _batch_fail(batch, f"{batch.filename}: {exc}")
+    if streaming is not None:
+        return _batch_process_streaming(batch, streaming)
+    try:
+        parsed = registry.parse(raw, format=batch.format or None)
+    except ParseError as exc:
         return _batch_fail(batch, f"{batch.filename}: {exc}")
     if parsed.role == "attribution" and not batch.engineer_email and (parsed.frame["identity_kind"] == "").any():
         return _batch_fail(
@@ -104,15 +114,32 @@ def import_batch_process(*, batch_id: int) -> ImportBatch:
             f"{batch.filename}: these {parsed.format} logs do not say whose they are; import them again with "
             'the engineer\'s email (import_usage --engineer EMAIL, or "Whose usage" on the upload form)',
         )
+    return _batch_store(batch, lambda: _load(batch, parsed))
+
+
+def _batch_process_streaming(batch: ImportBatch, format: str) -> ImportBatch:
+    """A big text export, parsed a chunk at a time inside the transaction: memory stays bounded
+    whatever the file's size, and a bad line or a truncated file still stores nothing."""
+
+    def load() -> None:
+        with batch.raw_file.open("rb") as fh:
+            _load_stream(batch, format, registry.IMPORTERS[format].parse_chunks(fh))
+
+    return _batch_store(batch, load)
+
+
+def _batch_store(batch: ImportBatch, load) -> ImportBatch:
     try:
         with transaction.atomic():
-            _load(batch, parsed)
+            load()
     except (OperationalError, InterfaceError):
         # Transient (connection lost, server restarting): back to pending, the task retries.
         ImportBatch.objects.filter(pk=batch.pk).update(status=ImportBatch.Status.PENDING)
         raise
+    except ParseError as exc:  # found mid-stream: the transaction took everything back
+        return _batch_fail(batch, f"{batch.filename}: {exc}")
     except Exception as exc:  # noqa: BLE001 - any failure must leave the batch explained, not stuck
-        logger.exception("import batch %s failed", batch_id)
+        logger.exception("import batch %s failed", batch.pk)
         return _batch_fail(batch, f"{batch.filename}: could not be stored ({type(exc).__name__}: {exc})")
     return batch
 
@@ -128,14 +155,32 @@ def _load(batch: ImportBatch, parsed: ParsedExport) -> LoadStats:
                 "email",
                 batch.engineer_email,
             ]
-        stats = _load_usage(batch, parsed.dataset, frame)
+        stats = _load_usage(batch, parsed.dataset, [frame])
+    return _finish(batch, parsed.format, parsed.role, stats, rejections)
+
+
+def _load_stream(batch: ImportBatch, format: str, chunks) -> LoadStats:
+    rejections: list[Rejection] = []
+
+    def frames():
+        for chunk in chunks:
+            frame, _ = _without_duplicate_keys(chunk.frame, rejections)
+            rejections.extend(chunk.rejections)
+            yield frame
+
+    stats = _load_usage(batch, registry.IMPORTERS[format].DATASET, frames())
+    return _finish(batch, format, "attribution", stats, rejections)
+
+
+def _finish(batch: ImportBatch, format: str, role: str, stats: LoadStats, rejections: list[Rejection]) -> LoadStats:
+    rejections = [*rejections, *stats.repeated]
     RejectedRow.objects.filter(batch=batch).delete()
     RejectedRow.objects.bulk_create(
         RejectedRow(batch=batch, location=r.location[:100], reason=r.reason, raw=r.raw) for r in rejections
     )
     ImportBatch.objects.filter(pk=batch.pk).update(
         status=ImportBatch.Status.DONE,
-        format=parsed.format,
+        format=format,
         rows_accepted=stats.accepted,
         rows_rejected=len(rejections),
         rows_unmapped=stats.unmapped,
@@ -148,7 +193,7 @@ def _load(batch: ImportBatch, parsed: ParsedExport) -> LoadStats:
     from billing.services.evaluation import caps_evaluate_after_import  # billing imports this module
 
     caps_evaluate_after_import(engineer_ids=stats.engineer_ids)
-    if parsed.role == "attribution" and stats.accepted:
+    if role == "attribution" and stats.accepted:
         _leaderboard_refresh_on_commit()
     return stats
 
@@ -186,7 +231,7 @@ def copy_frame(cursor, table: str, frame: pd.DataFrame, columns: list[str]) -> N
 def price_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Unit prices for each distinct (vendor, model, day, tier) of the batch: a few rows."""
     overrides = list(PriceOverride.objects.all())
-    keys = frame[["vendor", "model", "day", "long_context"]].drop_duplicates()
+    keys = frame[list(PRICE_KEY)].drop_duplicates()
     rows = []
     for vendor, model, day, long_context in keys.itertuples(index=False):
         prices = unit_prices(vendor=vendor, model=model, day=day, long_context=bool(long_context), overrides=overrides)
@@ -227,12 +272,21 @@ CREATE TEMP TABLE stage_usage (
     account text, identity_kind text, identity_value text, model text, long_context boolean,
     input_uncached_tokens bigint, cache_read_tokens bigint, cache_write_5m_tokens bigint,
     cache_write_1h_tokens bigint, output_tokens bigint, requests bigint, cost_usd numeric,
-    location text, day date
+    location text, day date, ord bigint
 ) ON COMMIT DROP;
 CREATE TEMP TABLE stage_price (
     vendor text, model text, day date, long_context boolean, model_canonical text,
     p_in numeric, p_cr numeric, p_cw5 numeric, p_cw1h numeric, p_out numeric
 ) ON COMMIT DROP;
+"""
+
+PRICE_KEY = ("vendor", "model", "day", "long_context")
+
+# A natural key staged twice (from two chunks of one file): the earlier row goes, reported.
+REPEATED_ACROSS_CHUNKS_SQL = """
+DELETE FROM stage_usage s USING stage_usage t
+WHERE t.dedup_key = s.dedup_key AND t.bucket_start = s.bucket_start AND t.ord > s.ord
+RETURNING s.location
 """
 
 # Resolve identity, price, and drop rows a newer batch has already restated.
@@ -313,15 +367,32 @@ FROM resolved
 """
 
 
-def _load_usage(batch: ImportBatch, dataset: str, frame: pd.DataFrame) -> LoadStats:
-    if frame.empty:
-        return LoadStats()
-    frame["day"] = pd.to_datetime(frame["bucket_start"], utc=True, format="ISO8601").dt.date
-    prices = price_table(frame)
+def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]) -> LoadStats:
+    """Stage every frame with COPY (one in memory at a time), then resolve, price, upsert and move
+    the rollup with set-based SQL over the whole batch."""
     params = {"dataset": dataset, "batch_id": batch.pk}
     with connection.cursor() as cursor:
         cursor.execute(STAGE_USAGE_DDL)
-        copy_frame(cursor, "stage_usage", frame, [*USAGE_COLUMNS, "day"])
+        price_keys, staged, chunks = [], 0, 0
+        for frame in frames:
+            if frame.empty:
+                continue
+            frame["day"] = pd.to_datetime(frame["bucket_start"], utc=True, format="ISO8601").dt.date
+            frame["ord"] = range(staged, staged + len(frame))  # file order: the later row of a key counts
+            price_keys.append(frame[list(PRICE_KEY)].drop_duplicates())
+            copy_frame(cursor, "stage_usage", frame, [*USAGE_COLUMNS, "day", "ord"])
+            staged, chunks = staged + len(frame), chunks + 1
+        if not staged:
+            cursor.execute("DROP TABLE stage_usage, stage_price")
+            return LoadStats()
+        repeated = []
+        if chunks > 1:  # each chunk was deduplicated on its own; keys can repeat across chunks
+            cursor.execute(REPEATED_ACROSS_CHUNKS_SQL)
+            repeated = [
+                Rejection(location, "the same row appears again later in the file; the later one counts")
+                for (location,) in cursor.fetchall()
+            ]
+        prices = price_table(pd.concat(price_keys))
         copy_frame(cursor, "stage_price", prices, list(prices.columns))
         # Writers of the same dataset and day take turns (locks in sorted order: no deadlock);
         # the delta below is then read from rows nobody else is changing.
@@ -352,6 +423,7 @@ def _load_usage(batch: ImportBatch, dataset: str, frame: pd.DataFrame) -> LoadSt
         cost_usd=cost,
         unmapped_cost_usd=unmapped_cost,
         engineer_ids=engineer_ids,
+        repeated=repeated,
     )
 
 
