@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import PurePath
+from typing import BinaryIO
 
 import pandas as pd
-from django.core.files.base import ContentFile
+from django.core.files.base import File
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -45,9 +46,16 @@ class LoadStats:
 
 
 def import_batch_create(
-    *, filename: str, raw: bytes, format: str = "", engineer_email: str = "", created_by=None
+    *,
+    filename: str,
+    raw: bytes | None = None,
+    file: BinaryIO | None = None,
+    format: str = "",
+    engineer_email: str = "",
+    created_by=None,
 ) -> ImportBatch:
-    """Store an export's bytes as a pending batch and ring the worker's doorbell on commit.
+    """Store an export (`raw` bytes, or an open binary `file`, copied in blocks so that a big
+    export is never held in memory) as a pending batch and ring the worker's doorbell on commit.
 
     A byte-identical file (for the same engineer) already imported becomes a batch with
     status `duplicate` pointing at the first one, and nothing is processed. (The same rows in
@@ -55,7 +63,14 @@ def import_batch_create(
     """
     from usage.tasks import import_batch_process_task
 
-    sha = hashlib.sha256(raw).hexdigest()
+    if file is None:
+        file = io.BytesIO(raw or b"")
+    digest, size = hashlib.sha256(), 0
+    for block in iter(lambda: file.read(1 << 20), b""):
+        digest.update(block)
+        size += len(block)
+    file.seek(0)
+    sha = digest.hexdigest()
     engineer_email = engineer_email.strip().lower()
     earlier = (
         ImportBatch.objects.filter(sha256=sha, engineer_email=engineer_email)
@@ -65,7 +80,7 @@ def import_batch_create(
     )
     batch = ImportBatch(
         filename=PurePath(filename).name[:255],
-        size_bytes=len(raw),
+        size_bytes=size,
         sha256=sha,
         format=format,
         engineer_email=engineer_email,
@@ -79,7 +94,7 @@ def import_batch_create(
             batch.raw_file.name = earlier.raw_file.name
             batch.save()
             return batch
-        batch.raw_file.save(f"{sha[:16]}-{batch.filename}", ContentFile(raw), save=False)
+        batch.raw_file.save(f"{sha[:16]}-{batch.filename}", File(file), save=False)
         batch.save()
         import_batch_process_task.delay_on_commit(batch_id=batch.pk)
     return batch

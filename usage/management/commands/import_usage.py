@@ -31,9 +31,8 @@ class Command(BaseCommand):
             raise CommandError(f"no such file: {', '.join(missing)}")
         failed = 0
         for path in files:
-            batch = import_batch_create(
-                filename=path.name, raw=path.read_bytes(), format=format, engineer_email=engineer
-            )
+            with path.open("rb") as fh:  # copied into storage in blocks, never read whole
+                batch = import_batch_create(filename=path.name, file=fh, format=format, engineer_email=engineer)
             batch = self._wait(batch, timeout)
             self.stdout.write(self._summary(path, batch))
             if batch.status == ImportBatch.Status.FAILED:
