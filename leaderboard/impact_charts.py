@@ -90,7 +90,7 @@ def impact_scatter_figure(
             yaxis={
                 "title": {"text": "Merged PRs"},
                 "gridcolor": GRID,
-                "range": [-0.06 * max_prs, 1.15 * max_prs],
+                "range": [-0.14 * max_prs, 1.15 * max_prs],
                 "zeroline": False,
             },
             shapes=shapes,
