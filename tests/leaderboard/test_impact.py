@@ -383,3 +383,14 @@ def test_the_impact_and_efficiency_pages_make_the_same_number_of_queries_at_10_a
     # a team filter adds the team check, its member list and the audit entry
     with django_assert_num_queries(11):
         assert client.get(f"/impact/?{OCTOBER_QUERY}&team={org['platform'].pk}").status_code == 200
+
+
+def test_an_admin_outside_the_org_chart_can_narrow_the_page_to_one_engineer(client, org, batch):
+    spend(org["ada"], "10")
+    spend(org["linus"], "20")
+    outcome(batch, org["ada"], "prs_merged", 2)
+    client.force_login(UserFactory(is_staff=True))
+    response = client.get(f"/impact/?{OCTOBER_QUERY}&engineer={org['ada'].pk}")
+    page = response.context["page"]
+    assert page.scope == "engineer" and page.in_scope_people == 1 and page.has_impact
+    assert "not in the org chart" not in response.content.decode()

@@ -214,3 +214,14 @@ def test_importing_claude_code_analytics_loads_impact_and_leaves_usage_as_it_was
     ingest(raw + b" ", filename="again.json")
     assert ImpactRecord.objects.count() == expected
     assert DailyUsage.objects.aggregate(tokens=Sum("tokens"), cost=Sum("cost_usd")) == before
+
+
+def test_mapping_a_github_identity_on_the_imports_page_claims_its_prs(ingest):
+    from usage.services.identities import identity_map
+
+    grace = EngineerFactory(email="grace@example.com", github_login="")
+    ingest(pr_csv("acme/api,1,grace-at-home,2026-10-01T09:00:00Z,2026-10-02T09:00:00Z,10,2"))
+    identity_map(
+        vendor="github", kind="github_login", external_id="grace-at-home", engineer_email=grace.email, user=None
+    )
+    assert metrics(engineer=grace) == {"prs_opened": 1, "prs_merged": 1, "pr_lines_added": 10, "pr_lines_removed": 2}
