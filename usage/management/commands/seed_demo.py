@@ -208,7 +208,8 @@ class Command(BaseCommand):
         that are nobody in the org chart (a bot, a contractor) to show as unmapped."""
         fields = ["repo", "number", "author_login", "created_at", "merged_at", "additions", "deletions"]
         repos = ["acme/api", "acme/web", "acme/infra", "acme/ml"]
-        authors = [(p["github_login"], rng.choice([0.0, 0.1, 0.3, 0.5, 0.8]) if i else 0.4) for i, p in enumerate(people)]
+        rates = [0.0, 0.1, 0.3, 0.5, 0.8]
+        authors = [(p["github_login"], rng.choice(rates) if i else 0.4) for i, p in enumerate(people)]
         # The heaviest API user merges nothing: an agent left running, for the impact page's flags.
         idle = max((p for p in people if p["tool"] != "claude_code"), key=lambda p: p["weight"], default=None)
         authors = [(login, 0.0 if idle and login == idle["github_login"] else rate) for login, rate in authors]
@@ -224,7 +225,8 @@ class Command(BaseCommand):
                     if rng.random() >= rate:
                         continue
                     number += 1
-                    created = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=rng.randint(8, 18))
+                    midnight = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+                    created = midnight + timedelta(hours=rng.randint(8, 18))
                     merged = created + timedelta(hours=rng.randint(1, 96))
                     merged_at = "" if merged.date() >= end or rng.random() < 0.1 else merged.isoformat()
                     row = [rng.choice(repos), number, login, created.isoformat(), merged_at]
