@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import board, people, privacy, teams
+from .views import board, efficiency, impact, people, privacy, teams
 
 app_name = "leaderboard"
 urlpatterns = [
@@ -9,4 +9,6 @@ urlpatterns = [
     path("engineers/<int:pk>/", people.engineer_detail, name="engineer"),
     path("teams/<int:pk>/", teams.team_detail, name="team"),
     path("settings/privacy/", privacy.privacy_edit, name="privacy"),
+    path("impact/", impact.impact, name="impact"),
+    path("efficiency/", efficiency.efficiency, name="efficiency"),
 ]

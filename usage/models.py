@@ -300,3 +300,45 @@ class DailyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.engineer_id} {self.vendor}/{self.product}/{self.model}"
+
+
+class ImpactRecord(models.Model):
+    """An outcome count for a person on a day: merged PRs, commits, accepted AI lines...
+
+    Written only by the ingest pipeline (set-based upsert). `dedup_key` is the row's natural
+    key within its dataset (it includes the metric and the day); a later batch with the same
+    key replaces the row. engineer is null for an identity nobody maps to (kept, like usage).
+    docs/impact.md lists the metrics.
+    """
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="+", db_index=False)
+    dataset = models.CharField(max_length=40)
+    dedup_key = models.CharField(max_length=64)
+    day = models.DateField()
+    # For a merged PR: the day it was opened, so "AI usage in the PR's window" can be asked.
+    window_start = models.DateField(null=True, blank=True)
+    source = models.CharField(max_length=40)  # github | anthropic | generic: the vendor of the identity
+    identity_kind = models.CharField(max_length=40)
+    identity_value = models.CharField(max_length=255)
+    engineer = models.ForeignKey(Engineer, null=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    metric = models.CharField(max_length=40)
+    value = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "dedup_key"], name="impact_record_natural_key"),
+            models.CheckConstraint(condition=Q(value__gte=0), name="impact_record_non_negative"),
+        ]
+        indexes = [
+            # The impact page and the efficiency board: everyone's outcomes over a period.
+            models.Index(fields=["day", "metric"], name="impact_day_metric"),
+            # Re-attribution of an identity mapped later.
+            models.Index(
+                fields=["identity_kind", "identity_value"],
+                condition=Q(engineer__isnull=True),
+                name="impact_unmapped_identity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.identity_kind}:{self.identity_value} {self.metric}={self.value}"

@@ -169,6 +169,20 @@ LITELLM_API_KEY = env("LITELLM_API_KEY", default="")
 CURSOR_API_BASE = env("CURSOR_API_BASE", default="https://api.cursor.com")
 CURSOR_API_KEY = env("CURSOR_API_KEY", default="")
 
+# Impact page anti-gaming flags (docs/impact.md). Each flag fires on its evidence only.
+# (a) Agents left running: at least this much spend over the last N days with no commit, PR or accepted line.
+IMPACT_IDLE_DAYS = env.int("IMPACT_IDLE_DAYS", default=7)
+IMPACT_IDLE_MIN_SPEND_USD = env.float("IMPACT_IDLE_MIN_SPEND_USD", default=50.0)
+# (b) Cache churn: cache reads above this share of all tokens with output below this share, on enough tokens.
+IMPACT_CACHE_READ_SHARE = env.float("IMPACT_CACHE_READ_SHARE", default=0.95)
+IMPACT_CACHE_MAX_OUTPUT_SHARE = env.float("IMPACT_CACHE_MAX_OUTPUT_SHARE", default=0.005)
+IMPACT_CACHE_MIN_TOKENS = env.int("IMPACT_CACHE_MIN_TOKENS", default=10_000_000)
+# (c) Parked spend: above the peer average by no more than this fraction, among at least this many peers.
+IMPACT_PARKED_MARGIN = env.float("IMPACT_PARKED_MARGIN", default=0.05)
+IMPACT_PARKED_MIN_PEERS = env.int("IMPACT_PARKED_MIN_PEERS", default=5)
+# The efficiency ranking (/efficiency/) ranks only people with at least this spend in the period.
+EFFICIENCY_MIN_SPEND_USD = env.float("EFFICIENCY_MIN_SPEND_USD", default=10.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

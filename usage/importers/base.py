@@ -16,7 +16,7 @@ from typing import Literal
 
 import pandas as pd
 
-Role = Literal["attribution", "billing"]
+Role = Literal["attribution", "billing", "impact"]
 
 # Columns of a usage frame (role "attribution"), in COPY order. Token counts are int64,
 # cost_usd is a Decimal-compatible string or None (None: price it from tokens).
@@ -61,6 +61,35 @@ BILLING_COLUMNS: tuple[str, ...] = (
 )
 
 
+# Columns of an impact frame (role "impact", or ParsedExport.impact beside a usage frame):
+# outcome counts per person and day. Metric names are listed in docs/impact.md.
+IMPACT_COLUMNS: tuple[str, ...] = (
+    "dedup_key",  # natural key within the dataset; includes the metric and the day
+    "day",  # YYYY-MM-DD (UTC)
+    "window_start",  # YYYY-MM-DD or None: for a merged PR, the day it was opened
+    "source",  # github | anthropic | generic: the vendor whose identity this is
+    "identity_kind",  # github_login | email
+    "identity_value",  # lower-cased
+    "metric",
+    "value",  # a whole non-negative count
+    "location",
+)
+IMPACT_METRICS: dict[str, str] = {
+    "prs_opened": "pull requests opened (GitHub export: counted on the day opened)",
+    "prs_merged": "pull requests merged (counted on the day merged)",
+    "pr_lines_added": "lines added by merged pull requests",
+    "pr_lines_removed": "lines removed by merged pull requests",
+    "commits": "commits, by any means",
+    "ai_commits": "commits made by an AI tool (Claude Code commits_by_claude_code)",
+    "ai_prs": "pull requests opened by an AI tool (Claude Code pull_requests_by_claude_code)",
+    "ai_lines_added": "lines added by accepted AI edits (Claude Code lines_of_code.added)",
+    "ai_lines_removed": "lines removed by accepted AI edits (Claude Code lines_of_code.removed)",
+    "ai_edits_accepted": "AI edit proposals accepted (Claude Code tool_actions *.accepted)",
+    "ai_edits_rejected": "AI edit proposals rejected (Claude Code tool_actions *.rejected)",
+    "ai_sessions": "AI tool sessions (Claude Code num_sessions)",
+}
+
+
 class ParseError(Exception):
     """The file cannot be read at all. The message names what is wrong, for a person."""
 
@@ -77,8 +106,10 @@ class ParsedExport:
     format: str  # the importer's FORMAT name
     dataset: str  # namespace of dedup keys: rows of one dataset replace each other
     role: Role
-    frame: pd.DataFrame  # USAGE_COLUMNS or BILLING_COLUMNS
+    frame: pd.DataFrame  # USAGE_COLUMNS, BILLING_COLUMNS, or IMPACT_COLUMNS for role "impact"
     rejections: list[Rejection] = field(default_factory=list)
+    # Outcome counts an attribution export carries beside its usage (Claude Code core_metrics).
+    impact: pd.DataFrame | None = None
 
 
 def natural_key(*parts: object) -> str:
@@ -103,6 +134,13 @@ def billing_frame(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(BILLING_COLUMNS))
     for col in ("account", "model", "description"):
         frame[col] = frame[col].fillna("").astype(str)
+    return frame
+
+
+def impact_frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(IMPACT_COLUMNS))
+    frame["value"] = frame["value"].fillna(0).astype("int64")
+    frame["window_start"] = frame["window_start"].astype(object).where(frame["window_start"].notna(), None)
     return frame
 
 

@@ -6,6 +6,11 @@ Attribution source, one record per actor per day, one canonical row per model in
 - `cache_creation` is not split into 5-minute and 1-hour writes: counted as 5-minute writes;
 - `terminal_type` is an attribute of the day's record, not part of its identity, so it is
   kept out of the natural key: a re-fetch that reports another terminal replaces the row.
+
+Impact source too: `core_metrics` (commits, PRs, lines) and `tool_actions` (accepted and
+rejected edits) become ImpactRecord rows beside the usage (ParsedExport.impact). A record
+without them has no impact rows; a malformed block is rejected at `data[i].core_metrics`
+(or `.tool_actions`) while the record's usage is still read. Missing tools count as 0.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from .base import (
     ParseError,
     Rejection,
     first_result,
+    impact_frame,
     load_json,
     natural_key,
     non_negative_decimal,
@@ -42,20 +48,76 @@ def parse(raw: bytes) -> ParsedExport:
     doc = load_json(raw, what="Claude Code analytics report")
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
         raise ParseError('expected an object with a "data" list of records (the Claude Code analytics envelope)')
-    rows, rejections = [], []
+    rows, impact, rejections = [], [], []
     for i, record in enumerate(doc["data"]):
         try:
             common, breakdown = _record(record)
         except (ValueError, TypeError, AttributeError) as exc:
             rejections.append(Rejection(f"data[{i}]", str(exc), raw_text(record)))
             continue
+        for block, reader in (("core_metrics", _core_metrics), ("tool_actions", _tool_actions)):
+            if record.get(block) is None:
+                continue
+            try:
+                impact.extend(_impact_rows(reader(record[block]), common, f"data[{i}].{block}"))
+            except (ValueError, TypeError, AttributeError) as exc:
+                rejections.append(Rejection(f"data[{i}].{block}", str(exc), raw_text(record[block])))
         for j, entry in enumerate(breakdown):
             location = f"data[{i}].model_breakdown[{j}]"
             try:
                 rows.append(_row(entry, common, location))
             except (ValueError, TypeError, AttributeError) as exc:
                 rejections.append(Rejection(location, str(exc), raw_text(entry)))
-    return ParsedExport(FORMAT, DATASET, "attribution", usage_frame(rows), rejections)
+    return ParsedExport(FORMAT, DATASET, "attribution", usage_frame(rows), rejections, impact=impact_frame(impact))
+
+
+def _core_metrics(block: object) -> dict[str, int]:
+    if not isinstance(block, dict):
+        raise ValueError("core_metrics is not an object")
+    lines = block.get("lines_of_code") or {}
+    if not isinstance(lines, dict):
+        raise ValueError("core_metrics.lines_of_code is not an object")
+    return {
+        "ai_commits": non_negative_int(block.get("commits_by_claude_code"), "core_metrics.commits_by_claude_code"),
+        "ai_prs": non_negative_int(
+            block.get("pull_requests_by_claude_code"), "core_metrics.pull_requests_by_claude_code"
+        ),
+        "ai_lines_added": non_negative_int(lines.get("added"), "core_metrics.lines_of_code.added"),
+        "ai_lines_removed": non_negative_int(lines.get("removed"), "core_metrics.lines_of_code.removed"),
+        "ai_sessions": non_negative_int(block.get("num_sessions"), "core_metrics.num_sessions"),
+    }
+
+
+def _tool_actions(block: object) -> dict[str, int]:
+    """Accepted and rejected edits summed over the edit tools (edit, multi_edit, write, notebook)."""
+    if not isinstance(block, dict):
+        raise ValueError("tool_actions is not an object")
+    accepted = rejected = 0
+    for tool, counts in block.items():
+        if not isinstance(counts, dict):
+            raise ValueError(f"tool_actions.{tool} is not an object")
+        accepted += non_negative_int(counts.get("accepted"), f"tool_actions.{tool}.accepted")
+        rejected += non_negative_int(counts.get("rejected"), f"tool_actions.{tool}.rejected")
+    return {"ai_edits_accepted": accepted, "ai_edits_rejected": rejected}
+
+
+def _impact_rows(counts: dict[str, int], common: dict, location: str) -> list[dict]:
+    day = common["bucket_start"][:10]
+    key = (day, common["actor_type"], common["identity_value"], common["account"])
+    return [
+        {
+            "dedup_key": natural_key(*key, metric),
+            "day": day,
+            "window_start": None,
+            "source": "anthropic",
+            "identity_kind": common["identity_kind"],
+            "identity_value": common["identity_value"],
+            "metric": metric,
+            "value": value,
+            "location": location,
+        }
+        for metric, value in counts.items()
+    ]
 
 
 def _record(record: object) -> tuple[dict, list]:

@@ -13,6 +13,7 @@ from django.db.models.functions import Lower
 from leaderboard.access import audit
 from usage.models import Engineer, UsageRecord, VendorIdentity
 
+from .impact import impact_reattribute
 from .reattribute import usage_reattribute
 
 
@@ -48,6 +49,7 @@ def identity_map(*, vendor: str, kind: str, external_id: str, engineer_email: st
         )
         cost = moving.aggregate(total=Sum("cost_usd"))["total"] or Decimal(0)
         moved = usage_reattribute(identities=[(vendor, kind, external_id)])
+        impact_reattribute()  # its unmapped PRs and commits follow too
         audit(user, "map_identity", label, engineer=engineer.email, rows_moved=moved, cost_usd=str(cost))
     return MapResult(
         identity=label, engineer_name=engineer.name, engineer_email=engineer.email, rows_moved=moved, cost_usd=cost

@@ -28,6 +28,7 @@ from usage.importers import registry
 from usage.importers.base import BILLING_COLUMNS, USAGE_COLUMNS, ParsedExport, ParseError, Rejection
 from usage.models import ImportBatch, RejectedRow
 
+from .impact import load_impact
 from .rollup import rollup_apply_delta
 
 logger = logging.getLogger(__name__)
@@ -163,6 +164,8 @@ def _load(batch: ImportBatch, parsed: ParsedExport) -> LoadStats:
     frame, rejections = _without_duplicate_keys(parsed.frame, list(parsed.rejections))
     if parsed.role == "billing":
         stats = _load_billing(batch, parsed.dataset, frame)
+    elif parsed.role == "impact":
+        stats = load_impact(batch_id=batch.pk, dataset=parsed.dataset, frame=frame)
     else:
         if batch.engineer_email:
             # Local logs carry no identity: the uploader says whose they are.
@@ -171,6 +174,10 @@ def _load(batch: ImportBatch, parsed: ParsedExport) -> LoadStats:
                 batch.engineer_email,
             ]
         stats = _load_usage(batch, parsed.dataset, [frame])
+        if parsed.impact is not None and not parsed.impact.empty:
+            # Outcome counts riding along (Claude Code core_metrics); the batch's counts stay usage's.
+            impact, rejections = _without_duplicate_keys(parsed.impact, rejections)
+            load_impact(batch_id=batch.pk, dataset=parsed.dataset, frame=impact)
     return _finish(batch, parsed.format, parsed.role, stats, rejections)
 
 
@@ -227,7 +234,9 @@ def _leaderboard_refresh_on_commit() -> None:
 def _without_duplicate_keys(frame: pd.DataFrame, rejections: list[Rejection]) -> tuple[pd.DataFrame, list[Rejection]]:
     """Two rows of one file with the same natural key: the last wins, the other is reported."""
     time_col = "bucket_start" if "bucket_start" in frame.columns else "day"
-    dup = frame.duplicated(subset=["dedup_key", time_col], keep="last")
+    # An impact row's key already holds its day (a PR's key is its number: the day may move).
+    subset = ["dedup_key"] if "metric" in frame.columns else ["dedup_key", time_col]
+    dup = frame.duplicated(subset=subset, keep="last")
     for location in frame.loc[dup, "location"]:
         rejections.append(Rejection(location, "the same row appears again later in the file; the later one counts"))
     return frame.loc[~dup].copy(), rejections

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from usage.models import DailyUsage, Engineer, Team, TeamMembership, VendorIdentity
 
+from .impact import impact_reattribute
 from .org_csv import (
     IDENTITY_COLUMNS,
     ORG_COLUMNS,
@@ -105,6 +106,7 @@ def org_import(*, raw: bytes, today: date | None = None) -> OrgImportResult:
         plan = MembershipPlan(today=today, teams_by_id={t.pk: t for t in teams.values()}, result=result)
         changed |= plan.sync(rows, engineers, teams)
         _daily_usage_follow(engineer_ids=plan.engineer_ids, start=plan.earliest)
+        impact_reattribute()  # new github logins and emails claim their unmapped PRs
     result.created = len(created)
     result.updated = len(changed - created)
     result.unchanged = len(rows) - result.created - result.updated
@@ -438,4 +440,5 @@ def identities_import(*, raw: bytes) -> IdentityImportResult:
         result.created, result.repointed = len(new), len(repointed)
         moved = sorted((i.vendor, i.kind, i.external_id) for i in [*new, *repointed])
         result.usage_rows_moved = usage_reattribute(identities=moved) if moved else 0
+        impact_reattribute()
     return result

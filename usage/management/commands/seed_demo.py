@@ -54,6 +54,7 @@ class Command(BaseCommand):
             *self._write_anthropic(out, rng, people, keys, start, end),
             self._write_claude_code(out / "claude_code_analytics.json", rng, people, start, end),
             self._write_openai(out / "openai_usage_completions.json", rng, people, start, end),
+            self._write_github_prs(out / "github_prs.csv", rng, people, start, end),
         ]
         call_command("import_org", str(out / "org.csv"), stdout=self.stdout)
         call_command("import_identities", str(out / "identities.csv"), stdout=self.stdout)
@@ -278,6 +279,36 @@ class Command(BaseCommand):
             ts = int(datetime.combine(day, datetime.min.time(), tzinfo=UTC).timestamp())
             buckets.append({"object": "bucket", "start_time": ts, "end_time": ts + 86400, "results": results})
         path.write_text(json.dumps({"object": "page", "data": buckets, "has_more": False, "next_page": None}))
+        return path
+
+    def _write_github_prs(self, path, rng, people, start, end) -> Path:
+        """GitHub's pull-request export: a few PRs a week each, some still open, plus PRs by logins
+        that are nobody in the org chart (a bot, a contractor) to show as unmapped."""
+        fields = ["repo", "number", "author_login", "created_at", "merged_at", "additions", "deletions"]
+        repos = ["acme/api", "acme/web", "acme/infra", "acme/ml"]
+        rates = [0.0, 0.1, 0.3, 0.5, 0.8]
+        authors = [(p["github_login"], rng.choice(rates) if i else 0.4) for i, p in enumerate(people)]
+        # The heaviest API user merges nothing: an agent left running, for the impact page's flags.
+        idle = max((p for p in people if p["tool"] != "claude_code"), key=lambda p: p["weight"], default=None)
+        authors = [(login, 0.0 if idle and login == idle["github_login"] else rate) for login, rate in authors]
+        authors += [("dependabot[bot]", 0.6), ("contractor-kim", 0.3)]
+        number = 1000
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(fields)
+            for day in self._days(start, end):
+                if day.weekday() >= 5:
+                    continue
+                for login, rate in authors:
+                    if rng.random() >= rate:
+                        continue
+                    number += 1
+                    midnight = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+                    created = midnight + timedelta(hours=rng.randint(8, 18))
+                    merged = created + timedelta(hours=rng.randint(1, 96))
+                    merged_at = "" if merged.date() >= end or rng.random() < 0.1 else merged.isoformat()
+                    row = [rng.choice(repos), number, login, created.isoformat(), merged_at]
+                    writer.writerow([*row, rng.randint(5, 800), rng.randint(0, 300)])
         return path
 
     def _users(self, people: list[dict]) -> None:

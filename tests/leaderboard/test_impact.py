@@ -1,0 +1,396 @@
+"""The impact page (/impact/) and the efficiency ranking (/efficiency/): access, privacy, flags, queries."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+
+from leaderboard.access import pseudonym, viewer_for
+from leaderboard.models import PrivacySettings
+from leaderboard.periods import Period
+from leaderboard.selectors.impact import impact_page
+from tests.factories import DailyUsageFactory, EngineerFactory, TeamFactory, UserFactory
+from usage.models import DailyUsage, Engineer, ImpactRecord, ImportBatch
+
+OCTOBER = Period(date(2026, 10, 1), date(2026, 11, 1))
+OCTOBER_QUERY = "start=2026-10-01&end=2026-11-01"
+TODAY = date(2026, 11, 15)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def privacy():
+    """The settings row exists up front, so query counts do not include its creation."""
+    return PrivacySettings.objects.create(pk=1)
+
+
+@pytest.fixture
+def batch():
+    return ImportBatch.objects.create(filename="x.csv", size_bytes=0, sha256="0" * 64, raw_file="x.csv")
+
+
+@pytest.fixture
+def org(privacy):
+    """Grace manages Ada and Alan on Platform; Linus is on Payments under nobody of theirs."""
+    platform, payments = TeamFactory(name="Platform"), TeamFactory(name="Payments")
+    grace = EngineerFactory(name="Grace Hopper", team=platform)
+    ada = EngineerFactory(name="Ada Lovelace", manager=grace, team=platform)
+    alan = EngineerFactory(name="Alan Turing", manager=grace, team=platform)
+    linus = EngineerFactory(name="Linus Torvalds", team=payments)
+    return {"platform": platform, "payments": payments, "grace": grace, "ada": ada, "alan": alan, "linus": linus}
+
+
+def spend(engineer, usd, *, day=date(2026, 10, 5), team=None, **fields):
+    team = team or engineer.memberships.first().team
+    return DailyUsageFactory(engineer=engineer, day=day, cost_usd=Decimal(usd), team=team, **fields)
+
+
+def outcome(batch, engineer, metric, value=1, *, day=date(2026, 10, 6), window_start=None):
+    return ImpactRecord.objects.create(
+        batch=batch,
+        dataset="test",
+        dedup_key=f"{engineer.pk}-{metric}-{day}-{ImpactRecord.objects.count()}",
+        day=day,
+        window_start=window_start,
+        source="github",
+        identity_kind="github_login",
+        identity_value=engineer.github_login,
+        engineer=engineer,
+        metric=metric,
+        value=value,
+    )
+
+
+def page_for(engineer_or_user, privacy, scope_ids=None, scope="everyone"):
+    user = getattr(engineer_or_user, "user", engineer_or_user)
+    viewer = viewer_for(user)
+    return impact_page(viewer=viewer, privacy=privacy, period=OCTOBER, today=TODAY, scope_ids=scope_ids, scope=scope)
+
+
+# --- access -----------------------------------------------------------------------------------
+
+
+def test_an_engineer_sees_only_themself_and_gets_404_for_someone_else(client, org):
+    spend(org["ada"], "10")
+    spend(org["linus"], "20")
+    client.force_login(org["ada"].user)
+
+    response = client.get(f"/impact/?{OCTOBER_QUERY}")
+    assert response.status_code == 200
+    page = response.context["page"]
+    assert page.scope == "self" and page.in_scope_people == 1 and page.flags is None
+    assert [p.name for p in page.points if p.in_scope] == ["Ada Lovelace"]
+    assert client.get(f"/impact/?{OCTOBER_QUERY}&engineer={org['linus'].pk}").status_code == 404
+    assert client.get(f"/impact/?{OCTOBER_QUERY}&engineer={org['ada'].pk}").status_code == 200
+    assert client.get(f"/impact/?{OCTOBER_QUERY}&team={org['payments'].pk}").status_code == 403
+
+
+def test_a_manager_sees_their_chain_and_its_teams_but_not_other_teams(client, org):
+    for person, usd in (("grace", "5"), ("ada", "10"), ("alan", "15"), ("linus", "20")):
+        spend(org[person], usd)
+    client.force_login(org["grace"].user)
+
+    page = client.get(f"/impact/?{OCTOBER_QUERY}").context["page"]
+    assert page.scope == "chain" and page.in_scope_people == 3 and page.flags == []
+    assert [(r.team, r.cost_usd) for r in page.team_months] == [("Platform", Decimal("30.00"))]
+    assert client.get(f"/impact/?{OCTOBER_QUERY}&team={org['platform'].pk}").status_code == 200
+    assert client.get(f"/impact/?{OCTOBER_QUERY}&team={org['payments'].pk}").status_code == 403
+    assert client.get(f"/impact/?{OCTOBER_QUERY}&engineer={org['linus'].pk}").status_code == 404
+
+
+def test_finance_sees_everyone(client, org):
+    spend(org["ada"], "10")
+    spend(org["linus"], "20")
+    user = UserFactory()
+    user.groups.add(Group.objects.create(name="finance"))
+    client.force_login(user)
+
+    page = client.get(f"/impact/?{OCTOBER_QUERY}").context["page"]
+    assert page.scope == "everyone" and page.in_scope_people == 2
+    assert {r.team for r in page.team_months} == {"Platform", "Payments"}
+
+
+def test_the_impact_page_is_for_logged_in_people_only(client):
+    assert client.get("/impact/")["Location"].startswith("/accounts/login/")
+
+
+# --- scatter privacy --------------------------------------------------------------------------
+
+
+def test_the_scatter_names_others_under_pseudonyms_and_leaves_them_out_under_self_only(client, org, privacy):
+    spend(org["ada"], "10")
+    spend(org["linus"], "20")
+    client.force_login(org["ada"].user)
+
+    privacy.board_names = PrivacySettings.BoardNames.PSEUDONYMS
+    privacy.save()
+    html = client.get(f"/impact/?{OCTOBER_QUERY}").content.decode()
+    assert "Linus Torvalds" not in html and pseudonym(org["linus"].pk) in html and "Ada Lovelace" in html
+    assert "Payments" not in html  # a team beside a pseudonym would give the person away
+
+    privacy.board_names = PrivacySettings.BoardNames.SELF_ONLY
+    privacy.save()
+    page = client.get(f"/impact/?{OCTOBER_QUERY}").context["page"]
+    assert [p.name for p in page.points] == ["Ada Lovelace"]
+    assert pseudonym(org["linus"].pk) not in client.get(f"/impact/?{OCTOBER_QUERY}").content.decode()
+
+    privacy.board_names = PrivacySettings.BoardNames.NAMES
+    privacy.save()
+    assert "Linus Torvalds" in client.get(f"/impact/?{OCTOBER_QUERY}").content.decode()
+
+
+def test_a_manager_sees_their_reports_by_name_even_under_pseudonyms(org, privacy):
+    privacy.board_names = PrivacySettings.BoardNames.PSEUDONYMS
+    spend(org["ada"], "10")
+    spend(org["linus"], "20")
+    page = page_for(org["grace"], privacy, scope_ids=frozenset({org["grace"].pk, org["ada"].pk, org["alan"].pk}))
+    names = {p.name: p.in_scope for p in page.points}
+    assert names == {"Ada Lovelace": True, pseudonym(org["linus"].pk): False}
+
+
+def test_medians_and_quadrants_come_from_everyone_with_spend(org, privacy, batch):
+    spend(org["ada"], "10")
+    spend(org["alan"], "30")
+    spend(org["linus"], "50")
+    outcome(batch, org["ada"], "prs_merged", 5)
+    outcome(batch, org["linus"], "prs_merged", 1)
+    page = page_for(UserFactory(is_staff=True), privacy)
+    assert (page.median_cost_usd, page.median_prs) == (Decimal("30.00"), 1.0)
+    quadrants = {p.name: page.quadrant(p) for p in page.points}
+    assert quadrants["Ada Lovelace"] == "low spend, many PRs"
+    assert quadrants["Linus Torvalds"] == "high spend, few PRs"
+
+
+# --- team by month ----------------------------------------------------------------------------
+
+
+def test_team_months_give_cost_per_pr_tokens_per_line_and_the_ai_assisted_share(org, privacy, batch):
+    spend(
+        org["ada"],
+        "60",
+        day=date(2026, 10, 2),
+        input_uncached_tokens=9000,
+        cache_read_tokens=0,
+        cache_write_tokens=0,
+        output_tokens=1000,
+    )
+    # Ada used AI on the 2nd: her PR opened on the 1st and merged on the 3rd is AI-assisted.
+    outcome(batch, org["ada"], "prs_merged", day=date(2026, 10, 3), window_start=date(2026, 10, 1))
+    # Alan has no usage, but accepted AI edits on the 10th, inside his PR's window.
+    outcome(batch, org["alan"], "ai_edits_accepted", 4, day=date(2026, 10, 10))
+    outcome(batch, org["alan"], "prs_merged", day=date(2026, 10, 12), window_start=date(2026, 10, 9))
+    # Alan's second PR was opened and merged after any AI use: not AI-assisted.
+    outcome(batch, org["alan"], "prs_merged", day=date(2026, 10, 20), window_start=date(2026, 10, 15))
+    outcome(batch, org["ada"], "ai_lines_added", 500, day=date(2026, 10, 2))
+
+    (row,) = page_for(UserFactory(is_staff=True), privacy).team_months
+    assert (row.month, row.team, row.prs_merged, row.ai_prs) == (date(2026, 10, 1), "Platform", 3, 2)
+    assert row.cost_per_pr_usd == Decimal(20)
+    assert row.tokens_per_line == 20  # 10,000 tokens over 500 accepted lines
+    assert row.ai_share == pytest.approx(2 / 3)
+
+
+# --- flags ------------------------------------------------------------------------------------
+
+
+def kinds(page) -> set[tuple[str, str]]:
+    return {(flag.kind, flag.name) for flag in page.flags}
+
+
+def test_spend_with_no_output_for_n_days_is_flagged_and_a_commit_clears_it(org, privacy, batch, settings):
+    settings.IMPACT_IDLE_DAYS, settings.IMPACT_IDLE_MIN_SPEND_USD = 7, 50.0
+    spend(org["ada"], "80", day=date(2026, 10, 28))
+    spend(org["alan"], "40", day=date(2026, 10, 28))  # under the threshold
+    outcome(batch, org["linus"], "prs_merged", day=date(2026, 10, 2))  # outcome data is loaded
+    grace = page_for(org["grace"], privacy, scope_ids=frozenset({org["ada"].pk, org["alan"].pk}), scope="chain")
+    assert kinds(grace) == {("idle", "Ada Lovelace")}
+    assert "$80.00 in the last 7 days" in grace.flags[0].evidence
+
+    outcome(batch, org["ada"], "commits", 1, day=date(2026, 10, 30))
+    assert page_for(org["grace"], privacy, scope_ids=frozenset({org["ada"].pk}), scope="chain").flags == []
+
+
+def test_the_idle_flag_waits_for_outcome_data_and_ignores_output_before_the_window(org, privacy, batch, settings):
+    settings.IMPACT_IDLE_DAYS, settings.IMPACT_IDLE_MIN_SPEND_USD = 7, 50.0
+    spend(org["ada"], "80", day=date(2026, 10, 28))
+    assert page_for(org["grace"], privacy, scope_ids=frozenset({org["ada"].pk})).flags == []
+    outcome(batch, org["ada"], "prs_merged", day=date(2026, 10, 3))  # before the last 7 days
+    assert kinds(page_for(org["grace"], privacy, scope_ids=frozenset({org["ada"].pk}))) == {("idle", "Ada Lovelace")}
+
+
+def test_cache_reads_with_almost_no_output_are_flagged_only_past_the_thresholds(org, privacy, settings):
+    settings.IMPACT_CACHE_READ_SHARE, settings.IMPACT_CACHE_MAX_OUTPUT_SHARE = 0.95, 0.005
+    settings.IMPACT_CACHE_MIN_TOKENS = 1_000_000
+    churn = dict(
+        input_uncached_tokens=10_000, cache_read_tokens=1_985_000, cache_write_tokens=4_000, output_tokens=1_000
+    )
+    spend(org["ada"], "5", **churn, tokens=2_000_000)
+    honest = dict(
+        input_uncached_tokens=100_000, cache_read_tokens=1_850_000, cache_write_tokens=0, output_tokens=50_000
+    )
+    spend(org["alan"], "5", **honest, tokens=2_000_000)
+    small = dict(input_uncached_tokens=100, cache_read_tokens=99_890, cache_write_tokens=0, output_tokens=10)
+    spend(org["grace"], "5", **small, tokens=100_000)  # the same pattern on too few tokens
+    page = page_for(UserFactory(is_staff=True), privacy)
+    assert kinds(page) == {("cache", "Ada Lovelace")}
+    assert "99.2% of 2,000,000 tokens were cache reads" in page.flags[0].evidence
+
+
+def test_spend_parked_just_above_the_peer_average_is_flagged(org, privacy, settings):
+    settings.IMPACT_PARKED_MARGIN, settings.IMPACT_PARKED_MIN_PEERS = 0.05, 4
+    # average of 100, 100, 102, 98 is 100: Ada at 102 is +2%; Alan at 100 is not above.
+    for person, usd in (("grace", "98"), ("ada", "102"), ("alan", "100"), ("linus", "100")):
+        spend(org[person], usd)
+    page = page_for(UserFactory(is_staff=True), privacy)
+    assert kinds(page) == {("parked", "Ada Lovelace")}
+    assert "+2.0%" in page.flags[0].evidence
+
+    settings.IMPACT_PARKED_MIN_PEERS = 5  # too few people for an average to mean anything
+    assert page_for(UserFactory(is_staff=True), privacy).flags == []
+
+
+def test_flags_are_listed_for_managers_with_their_evidence(client, org, batch, settings):
+    settings.IMPACT_IDLE_DAYS, settings.IMPACT_IDLE_MIN_SPEND_USD = 7, 50.0
+    spend(org["ada"], "80", day=date(2026, 10, 28))
+    outcome(batch, org["linus"], "prs_merged", day=date(2026, 10, 2))
+    client.force_login(org["grace"].user)
+    html = client.get(f"/impact/?{OCTOBER_QUERY}").content.decode()
+    assert "Spend with no output" in html and "$80.00 in the last 7 days" in html
+    client.force_login(org["ada"].user)
+    assert "Spend with no output" not in client.get(f"/impact/?{OCTOBER_QUERY}").content.decode()
+
+
+# --- empty states -----------------------------------------------------------------------------
+
+
+def test_the_empty_page_says_what_to_do_next(client, privacy):
+    client.force_login(UserFactory(is_staff=True))
+    html = client.get(f"/impact/?{OCTOBER_QUERY}").content.decode()
+    assert "No spend and no impact data" in html and "GitHub pull-request export" in html
+
+
+def test_spend_without_impact_data_asks_for_the_pr_export(client, org):
+    spend(org["ada"], "10")
+    client.force_login(UserFactory(is_staff=True))
+    html = client.get(f"/impact/?{OCTOBER_QUERY}").content.decode()
+    assert "No merged PRs, commits or accepted lines" in html and "repo,number,author_login" in html
+
+
+# --- efficiency ranking ------------------------------------------------------------------------
+
+
+def test_the_efficiency_ranking_orders_by_prs_per_100_dollars_or_lines_per_dollar(client, org, batch):
+    spend(org["ada"], "200")
+    spend(org["alan"], "50")
+    spend(org["linus"], "5")  # under the minimum spend: not ranked
+    outcome(batch, org["ada"], "prs_merged", 4)  # 2 per $100
+    outcome(batch, org["ada"], "ai_lines_added", 2000)  # 10 per $
+    outcome(batch, org["alan"], "prs_merged", 2)  # 4 per $100
+    outcome(batch, org["alan"], "ai_lines_added", 100)  # 2 per $
+    client.force_login(UserFactory(is_staff=True))
+
+    board = client.get(f"/efficiency/?{OCTOBER_QUERY}").context["board"]
+    assert [(r.name, r.prs_per_100usd) for r in board.rows] == [("Alan Turing", 4), ("Ada Lovelace", 2)]
+    board = client.get(f"/efficiency/?{OCTOBER_QUERY}&sort=lines_per_usd").context["board"]
+    assert [(r.name, r.lines_per_usd) for r in board.rows] == [("Ada Lovelace", 10), ("Alan Turing", 2)]
+
+
+def test_the_efficiency_ranking_follows_the_privacy_setting(client, org, privacy):
+    spend(org["ada"], "20")
+    spend(org["linus"], "20")
+    client.force_login(org["ada"].user)
+    privacy.board_names = PrivacySettings.BoardNames.PSEUDONYMS
+    privacy.save()
+    names = [r.name for r in client.get(f"/efficiency/?{OCTOBER_QUERY}").context["board"].rows]
+    assert sorted(names) == sorted(["Ada Lovelace", pseudonym(org["linus"].pk)])
+    privacy.board_names = PrivacySettings.BoardNames.SELF_ONLY
+    privacy.save()
+    board = client.get(f"/efficiency/?{OCTOBER_QUERY}").context["board"]
+    assert [r.name for r in board.rows] == ["Ada Lovelace"] and board.viewer_row.name == "Ada Lovelace"
+
+
+def test_the_leaderboard_links_to_the_efficiency_ranking(client, org):
+    client.force_login(org["ada"].user)
+    assert (
+        'href="/efficiency/?start=2026-10-01&amp;end=2026-11-01"' in client.get(f"/?{OCTOBER_QUERY}").content.decode()
+    )
+    assert 'href="/impact/"' in client.get(f"/?{OCTOBER_QUERY}").content.decode()
+
+
+# --- a fixed number of queries --------------------------------------------------------------------
+
+
+def bulk(count: int, *, first: int, team, batch) -> None:
+    engineers = Engineer.objects.bulk_create(
+        Engineer(email=f"bulk{i}@example.com", name=f"Bulk {i}", github_login=f"b{i}")
+        for i in range(first, first + count)
+    )
+    DailyUsage.objects.bulk_create(
+        DailyUsage(
+            day=date(2026, 10, 3),
+            engineer=e,
+            team=team,
+            vendor="openai",
+            product="codex",
+            model="gpt-5",
+            input_uncached_tokens=100 * i,
+            output_tokens=10,
+            tokens=100 * i + 10,
+            requests=1,
+            cost_usd=Decimal(10 + i),
+        )
+        for i, e in enumerate(engineers, start=first + 1)
+    )
+    ImpactRecord.objects.bulk_create(
+        ImpactRecord(
+            batch=batch,
+            dataset="bulk",
+            dedup_key=f"b{e.pk}",
+            day=date(2026, 10, 4),
+            window_start=date(2026, 10, 1),
+            source="github",
+            identity_kind="github_login",
+            identity_value=e.github_login,
+            engineer=e,
+            metric="prs_merged",
+            value=1 + i % 3,
+        )
+        for i, e in enumerate(engineers)
+    )
+
+
+def test_the_impact_and_efficiency_pages_make_the_same_number_of_queries_at_10_and_500_engineers(
+    client, org, batch, django_assert_num_queries
+):
+    grace = org["grace"]
+    client.force_login(grace.user)
+    bulk(10, first=0, team=org["platform"], batch=batch)
+    # session, user, viewer (engineer, groups, chain), privacy, people, team months
+    with django_assert_num_queries(8):
+        assert client.get(f"/impact/?{OCTOBER_QUERY}").status_code == 200
+    # session, user, viewer (3), privacy, the ranking
+    with django_assert_num_queries(7):
+        assert client.get(f"/efficiency/?{OCTOBER_QUERY}").status_code == 200
+
+    bulk(490, first=10, team=org["platform"], batch=batch)
+    with django_assert_num_queries(8):
+        response = client.get(f"/impact/?{OCTOBER_QUERY}")
+    assert response.context["page"].people == 500
+    with django_assert_num_queries(7):
+        assert client.get(f"/efficiency/?{OCTOBER_QUERY}").context["board"].people == 500
+    # a team filter adds the team check, its member list and the audit entry
+    with django_assert_num_queries(11):
+        assert client.get(f"/impact/?{OCTOBER_QUERY}&team={org['platform'].pk}").status_code == 200
+
+
+def test_an_admin_outside_the_org_chart_can_narrow_the_page_to_one_engineer(client, org, batch):
+    spend(org["ada"], "10")
+    spend(org["linus"], "20")
+    outcome(batch, org["ada"], "prs_merged", 2)
+    client.force_login(UserFactory(is_staff=True))
+    response = client.get(f"/impact/?{OCTOBER_QUERY}&engineer={org['ada'].pk}")
+    page = response.context["page"]
+    assert page.scope == "engineer" and page.in_scope_people == 1 and page.has_impact
+    assert "not in the org chart" not in response.content.decode()
