@@ -1,8 +1,8 @@
 """Reads of the seat ledger: paid seats prorated by day, in the team of each day.
 
-A seat costs `monthly_price_usd × days active in the month / days in the month`: each active
-day carries monthly_price / days-in-its-month. Days are expanded in SQL (generate_series) for
-the period asked only, so an ongoing seat needs no materialised rows. The seat's email is
+A seat costs `monthly_price_usd × days active in the month / days in the month`. Days are
+expanded in SQL (generate_series) for the period asked only, so an ongoing seat needs no
+materialised rows. The seat's email is
 matched to the Engineer when read (unknown emails are unmapped seats, still paid) and each
 day's dollars go to the team the engineer was in that day (TeamMembership, rule 6).
 
@@ -21,15 +21,18 @@ from django.db import connection
 
 ZERO = Decimal(0)
 
-# One row per seat and active day in [start, end]: the seat's daily share of its monthly
-# price, who holds it, and the team they were in that day. Only seats overlapping the period
-# are expanded (seat_assignment_span).
-SEAT_DAYS_SQL = """
-SELECT s.id AS seat_id, s.email, s.vendor, s.product, s.monthly_price_usd, g.ts::date AS day,
+# One row per seat and active day in [start, end] (days expanded with generate_series), who
+# holds the seat and the team they were in that day, folded into one row per seat, month and
+# membership: `monthly × days / days in month` computed once per segment, so a whole month is
+# exactly the monthly price (no repeating-decimal residue of daily shares). Only seats that
+# overlap the period are expanded (seat_assignment_span).
+SEGMENTS_BASE_SQL = """
+SELECT s.id AS seat_id, s.email, s.vendor, s.product, s.monthly_price_usd, e.id AS engineer_id, e.cost_center,
+       m.id AS membership_id, m.team_id, t.name AS team_name, date_trunc('month', g.ts)::date AS month,
+       min(g.ts)::date AS first_day, max(g.ts)::date + 1 AS end_day, count(*) AS days,
        (date_trunc('month', g.ts) + interval '1 month')::date - date_trunc('month', g.ts)::date AS month_days,
-       s.monthly_price_usd / ((date_trunc('month', g.ts) + interval '1 month')::date
-                              - date_trunc('month', g.ts)::date) AS cost_usd,
-       e.id AS engineer_id, e.cost_center, m.id AS membership_id, m.team_id, t.name AS team_name
+       s.monthly_price_usd * count(*)
+           / ((date_trunc('month', g.ts) + interval '1 month')::date - date_trunc('month', g.ts)::date) AS cost_usd
 FROM billing_seatassignment s
 CROSS JOIN LATERAL generate_series(
     GREATEST(s.start_on, %(start)s)::timestamp,
@@ -41,11 +44,12 @@ LEFT JOIN usage_teammembership m
     ON m.engineer_id = e.id AND m.valid_from <= g.ts::date AND (m.valid_to IS NULL OR m.valid_to > g.ts::date)
 LEFT JOIN usage_team t ON t.id = m.team_id
 WHERE s.start_on <= %(last)s AND (s.end_on IS NULL OR s.end_on >= %(start)s)
+GROUP BY s.id, e.id, m.id, t.id, date_trunc('month', g.ts)
 """
 
-# What seat costs can be grouped by, as SQL over SEAT_DAYS_SQL's columns.
+# What seat costs can be grouped by, as SQL over SEGMENTS_BASE_SQL's columns.
 SEAT_KEYS = {
-    "month": "date_trunc('month', day)::date",
+    "month": "month",
     "vendor": "vendor",
     "product": "product",
     "email": "CASE WHEN engineer_id IS NULL THEN NULL ELSE email END",
@@ -66,9 +70,9 @@ def seat_costs(*, start: date, end: date, keys: tuple[str, ...]) -> list[dict]:
     dicts of the keys and `cost_usd` (exact, not rounded). One query."""
     columns = ", ".join(f"{SEAT_KEYS[k]} AS {k}" for k in keys)
     group = ", ".join(str(n + 1) for n in range(len(keys)))
-    sql = f"SELECT {columns}, sum(cost_usd) FROM ({SEAT_DAYS_SQL}) AS days GROUP BY {group}"
+    sql = f"SELECT {columns}, sum(cost_usd) FROM ({SEGMENTS_BASE_SQL}) AS segments GROUP BY {group}"
     if not keys:
-        sql = f"SELECT sum(cost_usd) FROM ({SEAT_DAYS_SQL}) AS days"
+        sql = f"SELECT sum(cost_usd) FROM ({SEGMENTS_BASE_SQL}) AS segments"
     with connection.cursor() as cursor:
         cursor.execute(sql, _params(start, end))
         rows = cursor.fetchall()
@@ -106,12 +110,10 @@ class SeatSegment:
 
 
 SEGMENTS_SQL = f"""
-SELECT seat_id, email, engineer_id, vendor, product, monthly_price_usd, min(day), max(day) + 1, count(*),
-       min(month_days), team_name, cost_center, sum(cost_usd)
-FROM ({SEAT_DAYS_SQL}) AS days
-GROUP BY seat_id, email, engineer_id, vendor, product, monthly_price_usd, membership_id, team_name, cost_center,
-         date_trunc('month', day)
-ORDER BY min(day), vendor, product, email, seat_id
+SELECT seat_id, email, engineer_id, vendor, product, monthly_price_usd, first_day, end_day, days, month_days,
+       team_name, cost_center, cost_usd
+FROM ({SEGMENTS_BASE_SQL}) AS segments
+ORDER BY first_day, vendor, product, email, seat_id
 """
 
 
