@@ -148,6 +148,9 @@ def _load(batch: ImportBatch, parsed: ParsedExport) -> LoadStats:
     from billing.services.evaluation import caps_evaluate_after_import  # billing imports this module
 
     caps_evaluate_after_import(engineer_ids=stats.engineer_ids)
+    from billing.services.anomalies import spend_anomalies_detect_after_import
+
+    spend_anomalies_detect_after_import(engineer_ids=stats.engineer_ids)
     return stats
 
 
