@@ -13,5 +13,6 @@ urlpatterns = [
     path("caps/budgets/<int:pk>/delete/", views.cap_delete, {"kind": "budget"}, name="team-budget-delete"),
     path("caps/tools/<int:pk>/delete/", views.cap_delete, {"kind": "tool"}, name="tool-policy-delete"),
     path("finance/", views_finance.finance, name="finance"),
+    path("finance/seats/", views_finance.seats_upload, name="finance-seats"),
     path("finance/export/<str:kind>.<str:fmt>", views_finance.finance_export, name="finance-export"),
 ]

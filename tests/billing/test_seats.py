@@ -279,3 +279,32 @@ def test_chargeback_rows_have_metered_and_seat_columns():
     for row in export.rows:
         assert row[2] == row[3] + row[4]
         writer.writerow(row)
+
+
+@pytest.mark.django_db
+def test_finance_uploads_a_seats_file_on_the_page_and_a_bad_one_writes_nothing(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(finance_user())
+    url = reverse("billing:finance-seats")
+    good = SimpleUploadedFile("seats.csv", (HEADER + seat(email="ghost@example.com")).encode())
+    response = client.post(url, {"file": good, "month": "2026-10"}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("billing:finance") + "?month=2026-10#seats"
+    body = response.content.decode()
+    assert "1 seats (1 new, 0 changed, 0 unchanged)" in body and "ghost@example.com" in body
+    assert response.context["o"].seat_usd == Decimal(40)
+
+    bad = SimpleUploadedFile("seats.csv", (HEADER + seat(price="-3")).encode())
+    body = client.post(url, {"file": bad, "month": "2026-10"}, follow=True).content.decode()
+    assert "nothing imported" in body and "line 2, monthly_price_usd" in body
+    assert SeatAssignment.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_only_finance_and_admins_may_upload_seats(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(EngineerFactory().user)
+    upload = SimpleUploadedFile("seats.csv", (HEADER + seat()).encode())
+    assert client.post(reverse("billing:finance-seats"), {"file": upload}).status_code == 404
+    assert not SeatAssignment.objects.exists()
