@@ -1,7 +1,7 @@
 """Spend anomalies: a day of metered spend far above the engineer's own recent days.
 
 Two rules (thresholds in settings, env-overridable), each on the engineer's daily spend from
-DailyUsage with days without spend counted as $0:
+DailyUsage with days without spend counted as $0 (from their first day with spend on):
 - `zscore`: more than ANOMALY_ZSCORE standard deviations above the mean of the 28 days before;
 - `multiple`: more than ANOMALY_MULTIPLE times the mean of the 7 days before.
 Neither fires on a day below ANOMALY_MIN_DAY_USD or with fewer than ANOMALY_MIN_ACTIVE_DAYS
@@ -34,9 +34,11 @@ BASELINE_DAYS = 28
 SHORT_DAYS = 7
 
 # Per engineer and day: the day's spend and sums over the 28 and 7 days before it (RANGE
-# frames on the date, so missing days are simply absent = $0; dividing by the fixed window
-# length zero-fills). Population variance = E[x²] − E[x]². Reads DailyUsage by
-# (engineer, day) or by day (daily_usage_engineer_day, daily_usage_day).
+# frames on the date, so missing days are simply absent = $0; dividing by the window length
+# zero-fills). A window starts no earlier than the engineer's first day with spend in the rows
+# read, so a new joiner is not measured against weeks of zeros from before they started.
+# Population variance = E[x²] − E[x]². active28 >= min_days (>= 1) keeps n28 and n7 above 0.
+# Reads DailyUsage by (engineer, day) or by day (daily_usage_engineer_day, daily_usage_day).
 DETECT_SQL = """
 WITH daily AS (
     SELECT engineer_id, day, sum(cost_usd) AS cost
@@ -51,19 +53,24 @@ windows AS (
         coalesce(sum(cost * cost) OVER w28, 0) AS sumsq28,
         count(*) FILTER (WHERE cost > 0) OVER w28 AS active28,
         coalesce(sum(cost) OVER w7, 0) AS sum7,
-        coalesce(sum(cost * cost) OVER w7, 0) AS sumsq7
+        coalesce(sum(cost * cost) OVER w7, 0) AS sumsq7,
+        min(day) OVER (PARTITION BY engineer_id) AS first_day
     FROM daily
     WINDOW w28 AS (PARTITION BY engineer_id ORDER BY day
                    RANGE BETWEEN INTERVAL '28 days' PRECEDING AND INTERVAL '1 day' PRECEDING),
            w7 AS (PARTITION BY engineer_id ORDER BY day
                   RANGE BETWEEN INTERVAL '7 days' PRECEDING AND INTERVAL '1 day' PRECEDING)
 ),
-baselines AS (
-    SELECT engineer_id, day, cost,
-        sum28 / 28 AS mean28, sqrt(greatest(sumsq28 / 28 - (sum28 / 28) ^ 2, 0)) AS std28,
-        sum7 / 7 AS mean7, sqrt(greatest(sumsq7 / 7 - (sum7 / 7) ^ 2, 0)) AS std7
+lengths AS (
+    SELECT *, least(28, day - first_day)::numeric AS n28, least(7, day - first_day)::numeric AS n7
     FROM windows
     WHERE day >= %(since)s AND cost >= %(min_usd)s AND active28 >= %(min_days)s
+),
+baselines AS (
+    SELECT engineer_id, day, cost,
+        sum28 / n28 AS mean28, sqrt(greatest(sumsq28 / n28 - (sum28 / n28) ^ 2, 0)) AS std28,
+        sum7 / n7 AS mean7, sqrt(greatest(sumsq7 / n7 - (sum7 / n7) ^ 2, 0)) AS std7
+    FROM lengths
 ),
 found AS (
     SELECT engineer_id, day, 'zscore' AS rule, cost, mean28 AS mean, std28 AS std

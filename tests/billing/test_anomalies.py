@@ -91,6 +91,17 @@ def test_too_little_history_fires_nothing(org, settings):
     assert len(detect()) == 2
 
 
+def test_a_new_joiner_is_measured_from_their_first_day_not_against_weeks_of_zeros(org):
+    for n in range(1, 11):  # ten days of 5, 25, 5, 25...: mean 15, σ 10
+        spend(org.alice, SPIKE - timedelta(days=n), "25" if n % 2 else "5")
+    spend(org.alice, SPIKE, "40")  # below 15 + 3×10; zero-filled over 28 days it would fire
+    assert detect() == []
+    org.alice.daily_usage.filter(day=SPIKE).update(cost_usd=Decimal("50"))  # above 45
+    detect()
+    assert rules() == {("alice@example.com", SPIKE, "zscore")}
+    assert SpendAnomaly.objects.get().baseline_mean_usd == Decimal("15")
+
+
 def test_only_the_engineers_asked_about_are_checked(org):
     for engineer in (org.alice, org.bob):
         steady_history(engineer)
