@@ -9,7 +9,8 @@ days with spend among the 28 before (too little history to have a baseline).
 
 Detection is one set-based statement (window functions) that upserts SpendAnomaly rows, unique
 per (engineer, day, rule); only rows it inserts are announced, so re-running never re-alerts.
-The engineer's manager gets an email and the team's webhook a post, each once.
+The engineer's manager gets an email and the team's webhook a post, each once per day found
+(a day that broke both rules is one message).
 """
 
 from __future__ import annotations
@@ -140,30 +141,31 @@ def spend_anomalies_notify_queue(*, anomaly_ids: list[int]) -> None:
             )
 
 
-def spend_anomaly_message(anomaly: SpendAnomaly) -> tuple[str, str]:
-    """Subject and text of an anomaly alert, for the manager (email) and chat (webhook)."""
-    who = anomaly.engineer.name
+def _why(anomaly: SpendAnomaly) -> str:
+    mean, std = anomaly.baseline_mean_usd, anomaly.baseline_std_usd
     if anomaly.rule == "multiple":
-        times = anomaly.amount_usd / anomaly.baseline_mean_usd if anomaly.baseline_mean_usd else 0
-        why = f"{times:.1f}× their 7-day average of ${anomaly.baseline_mean_usd:,.2f}"
-    else:
-        sigmas = (
-            (anomaly.amount_usd - anomaly.baseline_mean_usd) / anomaly.baseline_std_usd
-            if anomaly.baseline_std_usd
-            else 0
-        )
-        why = (
-            f"{sigmas:.1f} standard deviations above their 28-day average of ${anomaly.baseline_mean_usd:,.2f} "
-            f"(σ ${anomaly.baseline_std_usd:,.2f})"
-        )
-    subject = f"Spend anomaly: {who} spent ${anomaly.amount_usd:,.2f} on {anomaly.day:%b %-d}"
-    return subject, f"{who} spent ${anomaly.amount_usd:,.2f} on AI tools on {anomaly.day:%Y-%m-%d}, {why}."
+        times = anomaly.amount_usd / mean if mean else 0
+        return f"{times:.1f}× their 7-day average of ${mean:,.2f}"
+    sigmas = (anomaly.amount_usd - mean) / std if std else 0
+    return f"{sigmas:.1f} standard deviations above their 28-day average of ${mean:,.2f} (σ ${std:,.2f})"
+
+
+def spend_anomaly_message(anomalies: list[SpendAnomaly]) -> tuple[str, str]:
+    """Subject and text of the alert for one engineer's day (one anomaly per rule it broke),
+    for the manager (email) and chat (webhook)."""
+    first = anomalies[0]
+    who, spent = first.engineer.name, f"${first.amount_usd:,.2f}"
+    why = " and ".join(_why(a) for a in anomalies)
+    subject = f"Spend anomaly: {who} spent {spent} on {first.day:%b %-d}"
+    return subject, f"{who} spent {spent} on AI tools on {first.day:%Y-%m-%d}, {why}."
 
 
 def spend_anomaly_deliver(*, anomaly_id: int, channel: str, final_attempt: bool = False) -> bool:
-    """Send one anomaly alert on one channel, once: the row is stamped before sending and the
-    stamp released if the send fails transiently (DeliveryError: the task retries). True when
-    sent now; False when already sent, or there is nobody (no manager, no webhook) to tell."""
+    """Tell the manager (email) or the team channel (webhook) about an anomalous day, once:
+    the day's anomalies not yet told on this channel are stamped before sending (so the rows
+    of a day that broke both rules make one message) and the stamps released if the send fails
+    transiently (DeliveryError: the task retries). True when sent now; False when already
+    told, or there is nobody (no manager, no webhook) to tell."""
     stamp = "emailed_at" if channel == "email" else "webhook_at"
     anomaly = SpendAnomaly.objects.select_related("engineer__manager").get(pk=anomaly_id)
     if getattr(anomaly, stamp) is not None:
@@ -172,9 +174,14 @@ def spend_anomaly_deliver(*, anomaly_id: int, channel: str, final_attempt: bool 
     url = "" if channel == "email" else team_webhook_url(team_id=_team_on(anomaly))
     if (channel == "email" and (manager is None or not manager.email)) or (channel == "webhook" and not url):
         return False
-    if not SpendAnomaly.objects.filter(pk=anomaly_id, **{f"{stamp}__isnull": True}).update(**{stamp: timezone.now()}):
-        return False  # another worker claimed it
-    subject, text = spend_anomaly_message(anomaly)
+    untold = SpendAnomaly.objects.filter(engineer_id=anomaly.engineer_id, day=anomaly.day, **{f"{stamp}__isnull": True})
+    with transaction.atomic():
+        day = list(untold.select_for_update().select_related("engineer").order_by("rule"))
+        if anomaly_id not in {a.pk for a in day}:
+            return False  # another task told this day already
+        claimed = SpendAnomaly.objects.filter(pk__in=[a.pk for a in day])
+        claimed.update(**{stamp: timezone.now()})
+    subject, text = spend_anomaly_message(day)
     try:
         if channel == "email":
             try:
@@ -184,10 +191,10 @@ def spend_anomaly_deliver(*, anomaly_id: int, channel: str, final_attempt: bool 
             return True
         sent = webhook_post(url=url, payload={"text": text})
         if not sent:  # refused (4xx): a retry would not change it; the stamp stays, the reason is kept
-            SpendAnomaly.objects.filter(pk=anomaly_id).update(delivery_error="webhook: refused by the receiver")
+            claimed.update(delivery_error="webhook: refused by the receiver")
         return sent
     except DeliveryError as exc:
-        SpendAnomaly.objects.filter(pk=anomaly_id).update(**{stamp: None}, delivery_error=f"{channel}: {exc}"[:1000])
+        claimed.update(**{stamp: None}, delivery_error=f"{channel}: {exc}"[:1000])
         if not final_attempt:
             raise
         logger.warning("anomaly %s: %s delivery failed for good: %s", anomaly_id, channel, exc)

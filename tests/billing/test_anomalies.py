@@ -133,6 +133,37 @@ def test_the_manager_is_alerted_once_by_email_and_team_webhook_however_often_det
     assert anomaly.emailed_at and anomaly.webhook_at
 
 
+def test_a_day_that_breaks_both_rules_is_one_message(org, django_capture_on_commit_callbacks):
+    steady_history(org.alice)
+    spend(org.alice, SPIKE, "400")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert len(detect()) == 2
+    assert len(mail.outbox) == 1
+    assert "7-day average" in mail.outbox[0].body and "28-day average" in mail.outbox[0].body
+    assert not SpendAnomaly.objects.filter(emailed_at__isnull=True).exists()
+
+
+def test_a_failed_email_is_released_for_the_retry(org, monkeypatch):
+    from billing.services import anomalies
+    from billing.services.notifications import DeliveryError
+
+    steady_history(org.alice)
+    spend(org.alice, SPIKE, "25")
+    [anomaly_id] = detect()
+
+    def down(*args, **kwargs):
+        raise ConnectionRefusedError("smtp down")
+
+    monkeypatch.setattr(anomalies, "send_mail", down)
+    with pytest.raises(DeliveryError):
+        anomalies.spend_anomaly_deliver(anomaly_id=anomaly_id, channel="email")
+    assert SpendAnomaly.objects.get().emailed_at is None
+    monkeypatch.undo()
+    assert anomalies.spend_anomaly_deliver(anomaly_id=anomaly_id, channel="email") is True
+    assert anomalies.spend_anomaly_deliver(anomaly_id=anomaly_id, channel="email") is False
+    assert len(mail.outbox) == 1
+
+
 def test_a_restated_day_updates_the_amount_without_a_second_alert(org, django_capture_on_commit_callbacks):
     steady_history(org.alice)
     spend(org.alice, SPIKE, "25")
