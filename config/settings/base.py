@@ -179,7 +179,9 @@ ANOMALY_MIN_ACTIVE_DAYS = env.int("ANOMALY_MIN_ACTIVE_DAYS", default=5)
 # Detection re-checks this many days back (a late or restated export can change a past day).
 ANOMALY_RESCAN_DAYS = env.int("ANOMALY_RESCAN_DAYS", default=35)
 if ANOMALY_ZSCORE <= 0 or ANOMALY_MULTIPLE <= 1 or ANOMALY_MIN_DAY_USD < 0 or not 1 <= ANOMALY_MIN_ACTIVE_DAYS <= 28:
-    raise ValueError("ANOMALY_ZSCORE > 0, ANOMALY_MULTIPLE > 1, ANOMALY_MIN_DAY_USD >= 0, ANOMALY_MIN_ACTIVE_DAYS 1..28")
+    raise ValueError(
+        "ANOMALY_ZSCORE > 0, ANOMALY_MULTIPLE > 1, ANOMALY_MIN_DAY_USD >= 0, ANOMALY_MIN_ACTIVE_DAYS 1..28"
+    )
 # Gateway admin APIs that `caps_export --push` sends the effective caps to.
 LITELLM_API_BASE = env("LITELLM_API_BASE", default="")
 LITELLM_API_KEY = env("LITELLM_API_KEY", default="")
