@@ -259,3 +259,27 @@ def test_the_page_makes_the_same_number_of_queries_whatever_the_number_of_anomal
     with django_assert_num_queries(6):
         response = client.get(reverse("billing:anomalies"))
     assert len(response.context["page"].anomalies) == count
+
+
+def test_an_import_with_a_spike_day_finds_it_and_tells_the_manager(org, django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    from usage.services.ingest import import_batch_create
+
+    yesterday = timezone.localdate() - timedelta(days=1)
+    for n in range(1, 29):
+        spend(org.alice, yesterday - timedelta(days=n), "12" if n % 2 else "10")
+    raw = (
+        "day,vendor,product,model,email,input_uncached_tokens,output_tokens,cost_usd\n"
+        f"{yesterday},cursor,cursor,claude-sonnet-4-5,alice@example.com,1000,100,300.00\n"
+    ).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        import_batch_create(filename="usage.csv", raw=raw, format="generic_csv")
+    assert rules() == {("alice@example.com", yesterday, "zscore"), ("alice@example.com", yesterday, "multiple")}
+    assert [m.to for m in mail.outbox if "Spend anomaly" in m.subject] == [["boss@example.com"]]
+
+
+def test_beat_detects_everyones_anomalies_daily(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["detect-spend-anomalies"]
+    assert entry["task"] == spend_anomalies_detect_task.name
+    assert entry["schedule"] == 86400.0
