@@ -1,7 +1,7 @@
 """Finance exports: chargeback per cost center or team, and FOCUS 1.2 rows, as CSV or XLSX.
 
-Every amount comes from DailyUsage for the half-open month, so each export sums to what
-`usage_report` says for that month. Rows stream from the database (`iterator()`); writing
+Every amount comes from DailyUsage (metered) and the seat ledger (billing.seats) for the
+half-open month, so each export sums to what `usage_report` says for that month. Rows stream from the database (`iterator()`); writing
 them is the caller's business (`write_csv`, `write_xlsx`).
 """
 
@@ -13,12 +13,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from itertools import chain
 from typing import IO
 
 from django.db.models import F, Sum
 
 from billing.finance import UNMAPPED, month_shift
 from billing.models import BillingLine
+from billing.seats import seat_costs, seat_segments
 from leaderboard.access import audit
 from usage.models import DailyUsage
 
@@ -39,6 +41,7 @@ FOCUS_COLUMNS = [
     "EffectiveCost", "InvoiceIssuer", "ListCost", "PricingQuantity", "PricingUnit", "Provider",
     "Publisher", "ServiceCategory", "ServiceName", "ServiceSubcategory",
     "x_EngineerEmail", "x_Team", "x_CostCenter", "x_Model", "x_TokenType", "x_Product", "x_UnpricedTokens",
+    "x_ChargeSource",
 ]  # fmt: skip
 FOCUS_MANDATORY = [
     "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodEnd",
@@ -66,8 +69,9 @@ def escape_cell(value: object) -> object:
 
 
 def chargeback_export(*, start: date, end: date, by: str) -> Export:
-    """Tokens and USD per cost center or team over [start, end); unmapped usage is its own
-    row so the rows add up to the month's total. One query."""
+    """Tokens and USD (metered + seats, and each apart) per cost center or team over
+    [start, end); unmapped usage and seats are their own row so the rows add up to the
+    month's total. Two queries."""
     rows = (
         DailyUsage.objects.in_period(start, end)
         .values(key=F(CHARGEBACK_GROUPS[by]), unmapped=UNMAPPED)
@@ -80,18 +84,28 @@ def chargeback_export(*, start: date, end: date, by: str) -> Export:
     ]
     merged: dict[str, list] = {}
     for label, tokens, cost in lines:  # unmapped rows of several keys fold into one line
-        merged.setdefault(label, [0, Decimal(0)])
+        merged.setdefault(label, [0, Decimal(0), Decimal(0)])
         merged[label][0] += tokens
         merged[label][1] += cost
+    seat_key = "center" if by == "cost_center" else "team_name"
+    for row in seat_costs(start=start, end=end, keys=(seat_key, "unmapped")):
+        label = UNMAPPED_LABEL if row["unmapped"] else row[seat_key] or NONE_LABELS[by]
+        merged.setdefault(label, [0, Decimal(0), Decimal(0)])
+        merged[label][2] += row["cost_usd"]
+    ordered = sorted(merged.items(), key=lambda item: (-(item[1][1] + item[1][2]), item[0]))
     return Export(
-        header=[by, "tokens", "cost_usd"],
-        rows=[(label, tokens, cost.quantize(MICRO)) for label, (tokens, cost) in merged.items()],
+        header=[by, "tokens", "cost_usd", "metered_usd", "seats_usd"],
+        rows=[
+            (label, tokens, (metered + seats).quantize(MICRO), metered.quantize(MICRO), seats.quantize(MICRO))
+            for label, (tokens, metered, seats) in ordered
+        ],
     )
 
 
 def focus_export(*, start: date, end: date) -> Export:
     """FOCUS 1.2 rows: one per DailyUsage row over [start, end), all token types together
-    (x_TokenType "all"), so BilledCost sums exactly to the ledger. Two queries."""
+    (x_TokenType "all"), then one per seat and team membership in the month (ChargeCategory
+    "Purchase", recurring), so BilledCost sums exactly to both ledgers. Three queries."""
     # The account a vendor billed the month to (its cost report); the vendor's name without one.
     accounts = dict(
         BillingLine.objects.filter(day__gte=start, day__lt=end)
@@ -100,7 +114,7 @@ def focus_export(*, start: date, end: date) -> Export:
         .distinct()
         .order_by("vendor", "account")
     )
-    return Export(header=FOCUS_COLUMNS, rows=_focus_rows(start, end, accounts))
+    return Export(header=FOCUS_COLUMNS, rows=chain(_focus_rows(start, end, accounts), _focus_seat_rows(start, end)))
 
 
 def _focus_rows(start: date, end: date, accounts: dict[str, str]) -> Iterator[list[object]]:
@@ -129,7 +143,29 @@ def _focus_rows(start: date, end: date, accounts: dict[str, str]) -> Iterator[li
             f"{model} usage ({service})", "Usage-Based", _stamp(day + timedelta(days=1)), _stamp(day),
             tokens, "Tokens", cost, cost, provider, cost, tokens, "Tokens", provider, provider,
             "AI and Machine Learning", service, "Generative AI",
-            email or "", team or "", center or "", model, "all", product, unpriced,
+            email or "", team or "", center or "", model, "all", product, unpriced, "usage",
+        ]  # fmt: skip
+
+
+def _focus_seat_rows(start: date, end: date) -> Iterator[list[object]]:
+    """A seat is a recurring purchase (FOCUS: ChargeCategory "Purchase", ChargeFrequency
+    "Recurring"); ConsumedQuantity and ConsumedUnit must be null for a non-usage charge. The
+    pricing quantity is the share of a seat-month paid (days active / days in the month)."""
+    period_start, period_end = _stamp(start), _stamp(end)
+    for seat in seat_segments(start=start, end=end):
+        provider = PROVIDERS.get(seat.vendor, seat.vendor.title())
+        service = f"{provider} {PRODUCTS.get(seat.product, seat.product.replace('_', ' ').title())}"
+        cost = seat.cost_usd
+        description = (
+            f"{service} seat, ${seat.monthly_price_usd.normalize():f}/month, {seat.days} of {seat.month_days} days"
+        )
+        yield [
+            cost, seat.vendor, provider, "USD", period_end, period_start, "Purchase", "",
+            description, "Recurring", _stamp(seat.end_day), _stamp(seat.first_day),
+            "", "", cost, cost, provider, cost, seat.seat_months.quantize(MICRO), "Seat-Months", provider, provider,
+            "AI and Machine Learning", service, "Generative AI",
+            seat.email, seat.team_name or "", seat.cost_center or "", "", "seat",
+            seat.product, 0, "seat",
         ]  # fmt: skip
 
 

@@ -2,8 +2,9 @@
 a month, against budgets and last month, the forecast to month end, top movers, and the
 reconciliation of attributed usage against the vendors' billed totals.
 
-Months are half-open [start, end). Money is Decimal; every sum comes from DailyUsage, so the
-page and the exports agree with `usage_report` to the cent.
+Months are half-open [start, end). Money is Decimal; every sum comes from DailyUsage (metered
+usage) plus the seat ledger (billing.seats), so the page and the exports agree with
+`usage_report` to the cent and show what the company pays.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.db.models.functions import TruncMonth
 
 from billing.forecast import LOOKBACK_DAYS, Forecast, forecast_spend
 from billing.models import BillingLine, CapPeriod, TeamBudget
+from billing.seats import seat_costs
 from usage.models import DailyUsage, Team
 
 ZERO = Decimal(0)
@@ -37,15 +39,21 @@ def month_shift(start: date, months: int) -> date:
 
 @dataclass(frozen=True)
 class SpendLine:
-    """One group's spend this month and last, in USD (labels: None is unmapped / none)."""
+    """One group's spend this month and last, in USD (labels: None is unmapped / none).
+    cost_usd and previous_usd are what is paid: metered usage plus seats."""
 
     key: str | None
     label: str
     cost_usd: Decimal
     previous_usd: Decimal
     tokens: int = 0
+    seat_usd: Decimal = ZERO  # the part of cost_usd that is seats
     budget_usd: Decimal | None = None  # monthly team budget of the team's subtree
     subtree_usd: Decimal | None = None  # spend of the team and the teams below it
+
+    @property
+    def metered_usd(self) -> Decimal:
+        return self.cost_usd - self.seat_usd
 
     @property
     def change_usd(self) -> Decimal:
@@ -103,10 +111,11 @@ class Reconciliation:
 class FinanceOverview:
     start: date
     end: date  # exclusive
-    total_usd: Decimal
+    total_usd: Decimal  # metered + seats: what the company pays
     previous_total_usd: Decimal
     total_tokens: int
-    forecast: Forecast | None  # only for the month that contains today
+    seat_usd: Decimal  # the month's seats, prorated by day (in total_usd)
+    forecast: Forecast | None  # metered usage only; for the month that contains today
     vendors: list[SpendLine]
     products: list[SpendLine]
     teams: list[SpendLine]
@@ -120,6 +129,15 @@ class FinanceOverview:
     @property
     def change_usd(self) -> Decimal:
         return self.total_usd - self.previous_total_usd
+
+    @property
+    def metered_usd(self) -> Decimal:
+        return self.total_usd - self.seat_usd
+
+    @property
+    def forecast_total_usd(self) -> Decimal | None:
+        """The metered forecast plus the month's seats (known in advance)."""
+        return None if self.forecast is None else self.forecast.projected_usd + self.seat_usd
 
 
 def _two_months(start: date, end: date):
@@ -145,8 +163,36 @@ def _line(key, label: str, row: dict, **extra) -> SpendLine:
         cost_usd=row["cost"] or ZERO,
         previous_usd=row["previous"] or ZERO,
         tokens=row["tokens"] or 0,
+        seat_usd=row.get("seats", ZERO),
         **extra,
     )
+
+
+def _seat_rows(start: date, end: date) -> list[dict]:
+    """Seat USD per month, vendor, product, team of the day and cost center over the chart's
+    months up to `end`; every grouping of the page is summed from these. One query."""
+    return seat_costs(
+        start=month_shift(start, 1 - CHART_MONTHS),
+        end=end,
+        keys=("month", "vendor", "product", "team_key", "center", "unmapped"),
+    )
+
+
+def _with_seats(rows: list[dict], seats: list[dict], start: date, *fields: str) -> list[dict]:
+    """Metered rows of `_grouped` with this month's and last month's seats added per group
+    (a group with seats only gets a row); `seats` is the part of `cost` that is seats."""
+    merged = {tuple(row[f] for f in fields): {**row, "seats": ZERO} for row in rows}
+    previous = month_shift(start, -1)
+    for seat in seats:
+        if seat["month"] not in (start, previous):
+            continue
+        empty = {**{f: seat[f] for f in fields}, "cost": None, "previous": None, "tokens": 0, "seats": ZERO}
+        row = merged.setdefault(tuple(seat[f] for f in fields), empty)
+        column = "cost" if seat["month"] == start else "previous"
+        row[column] = (row[column] or ZERO) + seat["cost_usd"]
+        if seat["month"] == start:
+            row["seats"] += seat["cost_usd"]
+    return list(merged.values())
 
 
 def _by_spend(lines: list[SpendLine]) -> list[SpendLine]:
@@ -171,10 +217,12 @@ def _engineer_movers(start: date, end: date) -> list[SpendLine]:
     return [_line(str(row["engineer_id"]), row["engineer__name"], row) for row in rows]
 
 
-def _teams(start: date, end: date) -> list[SpendLine]:
-    """Per team (the team of the day), with the monthly budget of its subtree; a budgeted team
-    is listed even without usage of its own. Three queries."""
-    rows = _grouped(start, end, team_key=F("team_id"), unmapped=UNMAPPED)
+def _teams(start: date, end: date, seats: list[dict]) -> list[SpendLine]:
+    """Per team (the team of the day), metered and seats, with the monthly budget of its
+    subtree; a budgeted team is listed even without spend of its own. Three queries."""
+    rows = _with_seats(
+        _grouped(start, end, team_key=F("team_id"), unmapped=UNMAPPED), seats, start, "team_key", "unmapped"
+    )
     teams = {pk: (name, parent) for pk, name, parent in Team.objects.values_list("pk", "name", "parent_id")}
     budgets = dict(TeamBudget.objects.filter(period=CapPeriod.MONTH).values_list("team_id", "amount_usd"))
     subtree: dict[int, Decimal] = defaultdict(lambda: ZERO)
@@ -217,8 +265,9 @@ def _forecast(start: date, end: date, today: date, spent: Decimal) -> Forecast |
     return forecast_spend(spent_usd=spent, history=daily, today=today, period_end=end, cap_usd=None)
 
 
-def _chart(start: date, end: date) -> tuple[list[date], dict[str, list[Decimal]]]:
-    """Spend per vendor and month over the last CHART_MONTHS months, zero-filled. One query."""
+def _chart(start: date, end: date, seats: list[dict]) -> tuple[list[date], dict[str, list[Decimal]]]:
+    """Spend (metered and seats) per vendor and month over the last CHART_MONTHS months,
+    zero-filled. One query."""
     months = [month_shift(start, -n) for n in range(CHART_MONTHS - 1, -1, -1)]
     rows = (
         DailyUsage.objects.in_period(months[0], end)
@@ -230,6 +279,8 @@ def _chart(start: date, end: date) -> tuple[list[date], dict[str, list[Decimal]]
     series: dict[str, dict[date, Decimal]] = defaultdict(dict)
     for month, vendor, cost in rows:
         series[vendor][month] = cost
+    for seat in seats:
+        series[seat["vendor"]][seat["month"]] = series[seat["vendor"]].get(seat["month"], ZERO) + seat["cost_usd"]
     ordered = sorted(series, key=lambda vendor: -sum(series[vendor].values()))
     return months, {vendor: [series[vendor].get(m, ZERO) for m in months] for vendor in ordered}
 
@@ -277,31 +328,34 @@ def finance_reconciliation(*, start: date, end: date) -> list[Reconciliation]:
 
 
 def finance_overview(*, start: date, today: date) -> FinanceOverview:
-    """Everything /finance/ shows for the month starting `start`. Ten queries whatever the
-    number of teams, engineers or rows; one more for the forecast (the current month only) and
-    one more when some vendor billed the month (its usage to reconcile)."""
+    """Everything /finance/ shows for the month starting `start`, metered usage and seats.
+    Eleven queries whatever the number of teams, engineers, seats or rows; one more for the
+    forecast (the current month only) and one more when some vendor billed the month (its
+    usage to reconcile)."""
     end = month_shift(start, 1)
-    vendors = _by_spend([_line(r["vendor"], r["vendor"], r) for r in _grouped(start, end, "vendor")])
+    seats = _seat_rows(start, end)
+    vendor_rows = _with_seats(_grouped(start, end, "vendor"), seats, start, "vendor")
+    vendors = _by_spend([_line(r["vendor"], r["vendor"], r) for r in vendor_rows])
+    product_rows = _with_seats(_grouped(start, end, "vendor", "product"), seats, start, "vendor", "product")
     products = _by_spend(
-        [
-            _line(f"{r['vendor']}/{r['product']}", f"{r['vendor']} · {r['product']}", r)
-            for r in _grouped(start, end, "vendor", "product")
-        ]
+        [_line(f"{r['vendor']}/{r['product']}", f"{r['vendor']} · {r['product']}", r) for r in product_rows]
     )
-    centers = [
-        _line(r["center"], _center_label(r["center"], r["unmapped"]), r)
-        for r in _grouped(start, end, center=F("engineer__cost_center"), unmapped=UNMAPPED)
-    ]
-    teams = _teams(start, end)
+    center_rows = _with_seats(
+        _grouped(start, end, center=F("engineer__cost_center"), unmapped=UNMAPPED), seats, start, "center", "unmapped"
+    )
+    centers = [_line(r["center"], _center_label(r["center"], r["unmapped"]), r) for r in center_rows]
+    teams = _teams(start, end, seats)
     total = sum((line.cost_usd for line in vendors), ZERO)
-    months, chart = _chart(start, end)
+    seat_total = sum((line.seat_usd for line in vendors), ZERO)
+    months, chart = _chart(start, end, seats)
     return FinanceOverview(
         start=start,
         end=end,
         total_usd=total,
         previous_total_usd=sum((line.previous_usd for line in vendors), ZERO),
         total_tokens=sum(line.tokens for line in vendors),
-        forecast=_forecast(start, end, today, total),
+        seat_usd=seat_total,
+        forecast=_forecast(start, end, today, total - seat_total),
         vendors=vendors,
         products=products,
         teams=teams,

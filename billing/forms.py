@@ -73,3 +73,17 @@ class ToolPolicyForm(forms.Form):
 
 class DeleteForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False)
+
+
+class SeatUploadForm(forms.Form):
+    """A seats CSV for /finance/; its rows are checked by the import service."""
+
+    file = forms.FileField(label="Seats CSV")
+
+    def clean_file(self):
+        from django.conf import settings
+
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.IMPORT_MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(f"{upload.name} is larger than {settings.IMPORT_MAX_UPLOAD_BYTES} bytes.")
+        return upload

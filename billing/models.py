@@ -337,3 +337,74 @@ class ToolViolation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.engineer_id} {self.vendor}/{self.product} {self.days} days"
+
+
+# Seats and spend anomalies (issue 5).
+
+
+class SeatAssignment(models.Model):
+    """A paid seat (Cursor, Copilot, ...) over [start_on, end_on] (both inclusive; end_on null =
+    ongoing). A separate ledger from metered usage: it is prorated by day when read
+    (billing.seats) and follows the engineer's team of each day. `email` is matched to the
+    Engineer when read, so a seat imported before its person is attributed once they exist."""
+
+    email = models.EmailField(max_length=254)  # lower-cased by the import service
+    vendor = models.CharField(max_length=40)
+    product = models.CharField(max_length=40)
+    monthly_price_usd = models.DecimalField(max_digits=14, decimal_places=6)
+    start_on = models.DateField()
+    end_on = models.DateField(null=True, blank=True)  # last day paid, inclusive
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["email", "vendor", "product", "start_on"]
+        constraints = [
+            # The natural key a re-import replaces on.
+            models.UniqueConstraint(fields=["email", "vendor", "product", "start_on"], name="seat_assignment_key"),
+            models.CheckConstraint(condition=Q(monthly_price_usd__gte=0), name="seat_price_non_negative"),
+            models.CheckConstraint(
+                condition=Q(end_on__isnull=True) | Q(end_on__gte=models.F("start_on")), name="seat_end_after_start"
+            ),
+        ]
+        indexes = [
+            # The ledger reads the seats active in a month: start_on < month end.
+            models.Index(fields=["start_on", "end_on"], name="seat_assignment_span"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} {self.vendor}/{self.product} ${self.monthly_price_usd}/mo from {self.start_on}"
+
+
+class AnomalyRule(models.TextChoices):
+    ZSCORE = "zscore", "More than N standard deviations above the trailing 28 days"
+    MULTIPLE = "multiple", "More than N× the trailing 7-day average"
+
+
+class SpendAnomaly(models.Model):
+    """An engineer's day of metered spend far above their own recent baseline. Made once per
+    (engineer, day, rule) by billing.services.anomalies; the manager is told once per row."""
+
+    engineer = models.ForeignKey("usage.Engineer", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    rule = models.CharField(max_length=10, choices=AnomalyRule.choices)
+    amount_usd = models.DecimalField(max_digits=24, decimal_places=10)
+    baseline_mean_usd = models.DecimalField(max_digits=24, decimal_places=10)
+    baseline_std_usd = models.DecimalField(max_digits=24, decimal_places=10)
+    created_at = models.DateTimeField(auto_now_add=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    webhook_at = models.DateTimeField(null=True, blank=True)
+    delivery_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-day", "engineer_id", "rule"]
+        verbose_name_plural = "spend anomalies"
+        constraints = [
+            models.UniqueConstraint(fields=["engineer", "day", "rule"], name="spend_anomaly_once"),
+        ]
+        indexes = [
+            # The anomalies page lists the most recent days first, everyone's or a chain's.
+            models.Index(fields=["day"], name="spend_anomaly_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.engineer_id} {self.day} {self.rule} ${self.amount_usd}"

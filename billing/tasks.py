@@ -5,7 +5,7 @@ from datetime import date
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from billing.services import evaluation, notifications, tools
+from billing.services import anomalies, evaluation, notifications, tools
 
 
 @shared_task(
@@ -46,3 +46,33 @@ def cap_alert_deliver_task(self, *, alert_id: int, channel: str) -> bool:
 )
 def tool_violation_notify_task(*, violation_id: int) -> bool:
     return tools.tool_violation_notify(violation_id=violation_id)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
+def spend_anomalies_detect_task(*, engineer_ids: list[int] | None = None, today: str | None = None) -> int:
+    """After an import (the engineers it touched) or daily by beat (everyone: no ids)."""
+    found = anomalies.spend_anomalies_detect(
+        engineer_ids=engineer_ids, today=date.fromisoformat(today) if today else None
+    )
+    return len(found)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(notifications.DeliveryError,),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=6,
+)
+def spend_anomaly_deliver_task(self, *, anomaly_id: int, channel: str) -> bool:
+    return anomalies.spend_anomaly_deliver(
+        anomaly_id=anomaly_id, channel=channel, final_attempt=self.request.retries >= self.max_retries
+    )

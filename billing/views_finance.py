@@ -8,12 +8,16 @@ from datetime import date
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from billing.charts import monthly_vendor_spend_figure
 from billing.exports import EXPORT_KINDS, export_write, parse_month
 from billing.finance import RECONCILED_PRODUCTS, finance_overview, month_shift
+from billing.forms import SeatUploadForm
+from billing.services.seats import SeatImportError, seats_import
 from leaderboard.access import Viewer, viewer_for
 
 CONTENT_TYPES = {
@@ -53,6 +57,7 @@ def finance(request: HttpRequest) -> HttpResponse:
         "next_month": f"{month_shift(start, 1):%Y-%m}" if month_shift(start, 1) <= today else None,
         "reconciled_products": RECONCILED_PRODUCTS,
         "vendor_fig": monthly_vendor_spend_figure(months=overview.chart_months, spend=overview.chart_vendors),
+        "seat_form": SeatUploadForm(),
     }
     return render(request, "billing/finance.html", context)
 
@@ -71,3 +76,27 @@ def finance_export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
     response = HttpResponse(out.getvalue(), content_type=CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="tokenboard-{kind}-{start:%Y-%m}.{fmt}"'
     return response
+
+
+@login_required
+@require_POST
+def seats_upload(request: HttpRequest) -> HttpResponse:
+    """A seats CSV from the page: imported whole or not at all (every problem listed)."""
+    _finance_only(request)
+    form = SeatUploadForm(request.POST, request.FILES)
+    start = parse_month(request.POST.get("month", "")) or timezone.localdate().replace(day=1)
+    back = redirect(f"{reverse('billing:finance')}?month={start:%Y-%m}#seats")
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return back
+    upload = form.cleaned_data["file"]
+    try:
+        result = seats_import(raw=upload.read(), actor=request.user, source="web")
+    except SeatImportError as exc:
+        messages.error(request, f"{upload.name}: nothing imported. " + "; ".join(exc.problems[:20]))
+        return back
+    note = f"{upload.name}: {result.rows} seats ({result.created} new, {result.updated} changed, {result.unchanged} unchanged)."
+    if result.unknown_emails:
+        note += f" Unknown emails, kept as unmapped seats: {', '.join(sorted(result.unknown_emails))}."
+    messages.success(request, note)
+    return back

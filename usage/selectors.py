@@ -41,18 +41,36 @@ def month_bounds(month: str) -> tuple[date, date]:
     return start, date(year + mon // 12, mon % 12 + 1, 1)
 
 
+# The seat ledger's grouping for each of GROUPS; seats have no model, so they are "(seat)".
+SEAT_GROUPS = {
+    "engineer": "email",
+    "team": "team_name",
+    "vendor": "vendor",
+    "product": "product",
+    "model": None,
+    "cost_center": "center",
+}
+SEAT_MODEL = "(seat)"
+
+
 def usage_report_rows(*, start: date, end: date, by: str) -> list[ReportRow]:
-    """Tokens and spend per group over [start, end), biggest spend first. One query."""
+    """Tokens and spend per group over [start, end): metered usage (DailyUsage) plus seats
+    prorated by day (billing.seats), biggest spend first. Two queries."""
+    from billing.seats import seat_costs  # billing imports this app
+
     rows = (
         DailyUsage.objects.in_period(start, end)
         .values(key=F(GROUPS[by]))
         .annotate(tokens=Sum("tokens"), cost_usd=Sum("cost_usd"))
         .order_by("-cost_usd", "key")
     )
-    return [
-        ReportRow(key=row["key"], tokens=int(row["tokens"]), cost_usd=Decimal(row["cost_usd"]).quantize(MICRO))
-        for row in rows
-    ]
+    merged: dict[str | None, list] = {row["key"]: [int(row["tokens"]), Decimal(row["cost_usd"])] for row in rows}
+    seat_key = SEAT_GROUPS[by]
+    for seat in seat_costs(start=start, end=end, keys=(seat_key,) if seat_key else ()):
+        key = seat[seat_key] if seat_key else SEAT_MODEL
+        merged.setdefault(key, [0, Decimal(0)])[1] += seat["cost_usd"]
+    ordered = sorted(merged.items(), key=lambda item: (-item[1][1], item[0] is None, item[0] or ""))
+    return [ReportRow(key=key, tokens=tokens, cost_usd=cost.quantize(MICRO)) for key, (tokens, cost) in ordered]
 
 
 # --- Imports pages (/imports/) -------------------------------------------------------------

@@ -144,6 +144,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.caps_evaluate_task",
         "schedule": env.float("CAP_EVALUATE_EVERY_SECONDS", default=3600.0),
     },
+    # Spend anomalies of everyone over the last ANOMALY_RESCAN_DAYS, daily (also after each import).
+    "detect-spend-anomalies": {
+        "task": "billing.tasks.spend_anomalies_detect_task",
+        "schedule": env.float("ANOMALY_DETECT_EVERY_SECONDS", default=86400.0),
+    },
 }
 
 # Ingest
@@ -163,6 +168,20 @@ if not all(0 < pct <= 1000 for pct in CAP_ALERT_THRESHOLDS):
 # Also alert when spend is projected to reach the cap before the period ends.
 CAP_FORECAST_ALERTS = env.bool("CAP_FORECAST_ALERTS", default=True)
 CAP_WEBHOOK_TIMEOUT_SECONDS = env.float("CAP_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Spend anomalies: a day's metered spend more than ANOMALY_ZSCORE standard deviations above the
+# engineer's trailing 28 days, or more than ANOMALY_MULTIPLE times their trailing 7-day mean
+# (days without spend count as $0). Neither fires below ANOMALY_MIN_DAY_USD that day, or with
+# fewer than ANOMALY_MIN_ACTIVE_DAYS days with spend among the 28 before it.
+ANOMALY_ZSCORE = env.float("ANOMALY_ZSCORE", default=3.0)
+ANOMALY_MULTIPLE = env.float("ANOMALY_MULTIPLE", default=5.0)
+ANOMALY_MIN_DAY_USD = env.float("ANOMALY_MIN_DAY_USD", default=20.0)
+ANOMALY_MIN_ACTIVE_DAYS = env.int("ANOMALY_MIN_ACTIVE_DAYS", default=5)
+# Detection re-checks this many days back (a late or restated export can change a past day).
+ANOMALY_RESCAN_DAYS = env.int("ANOMALY_RESCAN_DAYS", default=35)
+if ANOMALY_ZSCORE <= 0 or ANOMALY_MULTIPLE <= 1 or ANOMALY_MIN_DAY_USD < 0 or not 1 <= ANOMALY_MIN_ACTIVE_DAYS <= 28:
+    raise ValueError(
+        "ANOMALY_ZSCORE > 0, ANOMALY_MULTIPLE > 1, ANOMALY_MIN_DAY_USD >= 0, ANOMALY_MIN_ACTIVE_DAYS 1..28"
+    )
 # Gateway admin APIs that `caps_export --push` sends the effective caps to.
 LITELLM_API_BASE = env("LITELLM_API_BASE", default="")
 LITELLM_API_KEY = env("LITELLM_API_KEY", default="")

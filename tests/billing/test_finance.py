@@ -17,10 +17,10 @@ from openpyxl import load_workbook
 
 from billing.exports import FOCUS_MANDATORY, chargeback_export, escape_cell, write_csv
 from billing.finance import finance_overview, finance_reconciliation
-from billing.models import BillingLine
+from billing.models import BillingLine, SeatAssignment
 from leaderboard.models import AuditEntry
 from tests.factories import DailyUsageFactory, EngineerFactory, TeamBudgetFactory, TeamFactory, UserFactory
-from usage.models import ImportBatch
+from usage.models import Engineer, ImportBatch
 
 OCTOBER = date(2026, 10, 1)
 FOUNDATION_FILES = [
@@ -256,11 +256,15 @@ def test_the_page_shows_budgets_variance_and_movers(client):
 @pytest.mark.parametrize("teams", [1, 12])
 def test_the_page_makes_the_same_number_of_queries_with_few_or_many_teams(client, django_assert_num_queries, teams):
     a_month_of_usage(teams=teams)
+    for engineer in Engineer.objects.all():  # a seat each: seats are one query whatever their number
+        SeatAssignment.objects.create(
+            email=engineer.email, vendor="cursor", product="cursor", monthly_price_usd=40, start_on=date(2026, 9, 15)
+        )
     user = finance_user()
     client.force_login(user)
-    # Session and user, the viewer (engineer, groups), then the overview's ten queries (a past
-    # month: no forecast; no bill: no reconciliation usage).
-    with django_assert_num_queries(14):
+    # Session and user, the viewer (engineer, groups), then the overview's eleven queries (a
+    # past month: no forecast; no bill: no reconciliation usage).
+    with django_assert_num_queries(15):
         assert client.get(reverse("billing:finance") + "?month=2026-10").status_code == 200
 
 
@@ -278,7 +282,7 @@ def test_the_current_month_with_a_bill_adds_the_forecast_and_the_reconciliation_
         batch=batch, dataset="anthropic_cost", dedup_key="k", day=today, vendor="anthropic", cost_usd=Decimal("9")
     )
     client.force_login(finance_user())
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(17):
         response = client.get(reverse("billing:finance"))
     assert response.context["o"].forecast is not None
     assert response.context["o"].reconciliation[0].attributed_usd == Decimal("1.50") * teams

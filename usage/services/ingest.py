@@ -215,6 +215,9 @@ def _finish(batch: ImportBatch, format: str, role: str, stats: LoadStats, reject
     from billing.services.evaluation import caps_evaluate_after_import  # billing imports this module
 
     caps_evaluate_after_import(engineer_ids=stats.engineer_ids)
+    from billing.services.anomalies import spend_anomalies_detect_after_import
+
+    spend_anomalies_detect_after_import(engineer_ids=stats.engineer_ids)
     if role == "attribution" and stats.accepted:
         _leaderboard_refresh_on_commit()
     return stats

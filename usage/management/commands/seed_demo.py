@@ -1,5 +1,6 @@
-"""A demo company: its HRIS export and vendor exports written as files, then imported
-through the same pipeline as real data (import_org, import_identities, import_usage)."""
+"""A demo company: its HRIS export, vendor exports and seat assignments written as files, then
+imported through the same pipeline as real data (import_org, import_identities, import_usage,
+import_seats). A few heavy users have a spike day, so the anomalies page has something to show."""
 
 import csv
 import json
@@ -30,6 +31,8 @@ FIRST = "Ada Alan Barbara Bjarne Dennis Donald Edsger Frances Grace Guido John K
 LAST = "Lovelace Turing Liskov Stroustrup Ritchie Knuth Dijkstra Allen Hopper Rossum Backus Thompson Lamport Torvalds Hamilton Wirth Perlman Wilson Berners-Lee Matsumoto".split()
 ANTHROPIC_MODELS = ["claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805", "claude-haiku-4-5"]
 OPENAI_MODELS = ["gpt-5", "gpt-5-mini", "gpt-4.1"]
+SPIKE_DAYS_AGO = (3, 9, 16)  # one spike each for the three heaviest users
+SPIKE_FACTOR = 20
 DEMO_PASSWORD = "tokenboard"  # noqa: S105 - the demo's documented login, never a production secret
 
 
@@ -48,6 +51,8 @@ class Command(BaseCommand):
         end = datetime.now(UTC).date()
         start = end - timedelta(days=days)
         people = self._people(rng, engineers)
+        heaviest = sorted(people, key=lambda p: -p["weight"])[: len(SPIKE_DAYS_AGO)]
+        self.spikes = {(p["email"], end - timedelta(days=ago)) for p, ago in zip(heaviest, SPIKE_DAYS_AGO, strict=False)}
         self._write_org(out / "org.csv", people, start)
         keys = self._write_identities(out / "identities.csv", people)
         files = [
@@ -59,6 +64,8 @@ class Command(BaseCommand):
         call_command("import_org", str(out / "org.csv"), stdout=self.stdout)
         call_command("import_identities", str(out / "identities.csv"), stdout=self.stdout)
         call_command("import_usage", *[str(f) for f in files], stdout=self.stdout)
+        self._write_seats(out / "seats.csv", people, start)
+        call_command("import_seats", str(out / "seats.csv"), stdout=self.stdout, stderr=self.stderr)
         self._users(people)
         self.stdout.write(f"Demo ready: log in as admin@example.com / {DEMO_PASSWORD} (or any engineer's email)")
 
@@ -136,10 +143,25 @@ class Command(BaseCommand):
             yield day
             day += timedelta(days=1)
 
-    def _tokens(self, rng: random.Random, weight: float, day: date) -> dict | None:
-        if day.weekday() >= 5 and rng.random() < 0.8 or rng.random() < 0.15:
+    def _write_seats(self, path: Path, people: list[dict], start: date) -> None:
+        """Cursor seats for every third person, Copilot for every fourth (some ended in the
+        period: partial months), and a contractor nobody imported (an unmapped seat)."""
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["email", "vendor", "product", "monthly_price_usd", "start", "end"])
+            for i, p in enumerate(people):
+                if i % 3 == 0:
+                    writer.writerow([p["email"], "cursor", "cursor", "40", start - timedelta(days=120), ""])
+                if i % 4 == 1:
+                    end = start + timedelta(days=30 + i % 20) if i % 5 == 0 else ""
+                    writer.writerow([p["email"], "github", "copilot", "19", start - timedelta(days=200), end])
+            writer.writerow(["contractor@agency.example", "cursor", "cursor", "40", start + timedelta(days=15), ""])
+
+    def _tokens(self, rng: random.Random, weight: float, day: date, email: str = "") -> dict | None:
+        spike = (email, day) in self.spikes
+        if not spike and (day.weekday() >= 5 and rng.random() < 0.8 or rng.random() < 0.15):
             return None  # weekends and days off
-        scale = weight * rng.uniform(0.3, 1.7)
+        scale = weight * rng.uniform(0.3, 1.7) * (SPIKE_FACTOR if spike else 1)
         return {
             "uncached": int(40_000 * scale),
             "read": int(1_500_000 * scale),
@@ -152,7 +174,7 @@ class Command(BaseCommand):
         for day in self._days(start, end):
             results = []
             for p in people:
-                if p["email"] not in keys or not (t := self._tokens(rng, p["weight"], day)):
+                if p["email"] not in keys or not (t := self._tokens(rng, p["weight"], day, p["email"])):
                     continue
                 model = rng.choice(ANTHROPIC_MODELS)
                 results.append(
@@ -213,7 +235,7 @@ class Command(BaseCommand):
         records = []
         for day in self._days(start, end):
             for p in people:
-                if p["tool"] != "claude_code" or not (t := self._tokens(rng, p["weight"], day)):
+                if p["tool"] != "claude_code" or not (t := self._tokens(rng, p["weight"], day, p["email"])):
                     continue
                 model = rng.choice(["claude-sonnet-4-5", "claude-opus-4-1-20250805"])
                 per_m = {"claude-sonnet-4-5": (3, 15, 0.3, 3.75), "claude-opus-4-1-20250805": (15, 75, 1.5, 18.75)}[
@@ -258,7 +280,7 @@ class Command(BaseCommand):
         for day in self._days(start, end):
             results = []
             for n, p in enumerate(people):
-                if p["tool"] != "openai" or not (t := self._tokens(rng, p["weight"], day)):
+                if p["tool"] != "openai" or not (t := self._tokens(rng, p["weight"], day, p["email"])):
                     continue
                 cached = t["read"] // 2
                 results.append(

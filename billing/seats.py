@@ -1,0 +1,131 @@
+"""Reads of the seat ledger: paid seats prorated by day, in the team of each day.
+
+A seat costs `monthly_price_usd × days active in the month / days in the month`. Days are
+expanded in SQL (generate_series) for the period asked only, so an ongoing seat needs no
+materialised rows. The seat's email is
+matched to the Engineer when read (unknown emails are unmapped seats, still paid) and each
+day's dollars go to the team the engineer was in that day (TeamMembership, rule 6).
+
+Seats are never added to DailyUsage (metered tokens); pages and exports that show what the
+company pays sum both ledgers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db import connection
+
+ZERO = Decimal(0)
+
+# One row per seat and active day in [start, end] (days expanded with generate_series), who
+# holds the seat and the team they were in that day, folded into one row per seat, month and
+# membership: `monthly × days / days in month` computed once per segment, so a whole month is
+# exactly the monthly price (no repeating-decimal residue of daily shares). Only seats that
+# overlap the period are expanded (seat_assignment_span).
+SEGMENTS_BASE_SQL = """
+SELECT s.id AS seat_id, s.email, s.vendor, s.product, s.monthly_price_usd, e.id AS engineer_id, e.cost_center,
+       m.id AS membership_id, m.team_id, t.name AS team_name, date_trunc('month', g.ts)::date AS month,
+       min(g.ts)::date AS first_day, max(g.ts)::date + 1 AS end_day, count(*) AS days,
+       (date_trunc('month', g.ts) + interval '1 month')::date - date_trunc('month', g.ts)::date AS month_days,
+       s.monthly_price_usd * count(*)
+           / ((date_trunc('month', g.ts) + interval '1 month')::date - date_trunc('month', g.ts)::date) AS cost_usd
+FROM billing_seatassignment s
+CROSS JOIN LATERAL generate_series(
+    GREATEST(s.start_on, %(start)s)::timestamp,
+    LEAST(COALESCE(s.end_on, %(last)s), %(last)s)::timestamp,
+    interval '1 day'
+) AS g(ts)
+LEFT JOIN usage_engineer e ON lower(e.email) = s.email
+LEFT JOIN usage_teammembership m
+    ON m.engineer_id = e.id AND m.valid_from <= g.ts::date AND (m.valid_to IS NULL OR m.valid_to > g.ts::date)
+LEFT JOIN usage_team t ON t.id = m.team_id
+WHERE s.start_on <= %(last)s AND (s.end_on IS NULL OR s.end_on >= %(start)s)
+GROUP BY s.id, e.id, m.id, t.id, date_trunc('month', g.ts)
+"""
+
+# What seat costs can be grouped by, as SQL over SEGMENTS_BASE_SQL's columns.
+SEAT_KEYS = {
+    "month": "month",
+    "vendor": "vendor",
+    "product": "product",
+    "email": "CASE WHEN engineer_id IS NULL THEN NULL ELSE email END",
+    "engineer_id": "engineer_id",
+    "team_key": "team_id",
+    "team_name": "team_name",
+    "center": "cost_center",
+    "unmapped": "engineer_id IS NULL",
+}
+
+
+def _params(start: date, end: date) -> dict:
+    return {"start": start, "last": end - timedelta(days=1)}
+
+
+def seat_costs(*, start: date, end: date, keys: tuple[str, ...]) -> list[dict]:
+    """Seat USD over the half-open [start, end), summed per `keys` (names in SEAT_KEYS), as
+    dicts of the keys and `cost_usd` (exact, not rounded). One query."""
+    columns = ", ".join(f"{SEAT_KEYS[k]} AS {k}" for k in keys)
+    group = ", ".join(str(n + 1) for n in range(len(keys)))
+    sql = f"SELECT {columns}, sum(cost_usd) FROM ({SEGMENTS_BASE_SQL}) AS segments GROUP BY {group}"
+    if not keys:
+        sql = f"SELECT sum(cost_usd) FROM ({SEGMENTS_BASE_SQL}) AS segments"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _params(start, end))
+        rows = cursor.fetchall()
+    return [dict(zip((*keys, "cost_usd"), row, strict=True)) for row in rows if row[-1] is not None]
+
+
+def seat_total_usd(*, start: date, end: date) -> Decimal:
+    """All seat dollars over [start, end). One query."""
+    rows = seat_costs(start=start, end=end, keys=())
+    return rows[0]["cost_usd"] if rows else ZERO
+
+
+@dataclass(frozen=True)
+class SeatSegment:
+    """A seat's charge for a run of days in one team (one membership) within one month."""
+
+    seat_id: int
+    email: str
+    engineer_id: int | None
+    vendor: str
+    product: str
+    monthly_price_usd: Decimal
+    first_day: date
+    end_day: date  # exclusive
+    days: int
+    month_days: int
+    team_name: str | None
+    cost_center: str | None
+    cost_usd: Decimal
+
+    @property
+    def seat_months(self) -> Decimal:
+        """The share of a month paid: days / days in the month."""
+        return Decimal(self.days) / Decimal(self.month_days)
+
+
+SEGMENTS_SQL = f"""
+SELECT seat_id, email, engineer_id, vendor, product, monthly_price_usd, first_day, end_day, days, month_days,
+       team_name, cost_center, cost_usd
+FROM ({SEGMENTS_BASE_SQL}) AS segments
+ORDER BY first_day, vendor, product, email, seat_id
+"""
+
+
+def seat_segments(*, start: date, end: date) -> Iterator[SeatSegment]:
+    """Each seat's charge per month and team membership over [start, end), by first day. One
+    query."""
+    with connection.cursor() as cursor:
+        cursor.execute(SEGMENTS_SQL, _params(start, end))
+        for row in cursor.fetchall():
+            yield SeatSegment(*row)
+
+
+def seat_prorated_usd(*, monthly_price_usd: Decimal, days_active: int, days_in_month: int) -> Decimal:
+    """monthly × days active / days in month: the rule the SQL applies day by day."""
+    return monthly_price_usd * days_active / days_in_month
