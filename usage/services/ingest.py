@@ -26,6 +26,7 @@ from usage.importers import registry
 from usage.importers.base import BILLING_COLUMNS, USAGE_COLUMNS, ParsedExport, ParseError, Rejection
 from usage.models import ImportBatch, RejectedRow
 
+from .counting import source_priorities_activate
 from .rollup import rollup_apply_delta
 
 logger = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ def _load(batch: ImportBatch, parsed: ParsedExport) -> LoadStats:
                 batch.engineer_email,
             ]
         stats = _load_usage(batch, parsed.dataset, frame)
+        source_priorities_activate(dataset=parsed.dataset)
     RejectedRow.objects.filter(batch=batch).delete()
     RejectedRow.objects.bulk_create(
         RejectedRow(batch=batch, location=r.location[:100], reason=r.reason, raw=r.raw) for r in rejections
@@ -223,7 +225,11 @@ SELECT s.dedup_key, s.bucket_start, s.bucket_width, s.day, s.vendor, s.product, 
                  + s.output_tokens * p.p_out) / 1000000
             ELSE 0 END AS cost_usd,
        CASE WHEN s.cost_usd IS NOT NULL THEN 'vendor' WHEN p.p_in IS NOT NULL THEN 'computed'
-            ELSE 'unpriced' END AS cost_source
+            ELSE 'unpriced' END AS cost_source,
+       -- Rule 1: another dataset is primary for this spend (usage/services/counting.py).
+       NOT EXISTS (SELECT 1 FROM usage_sourcepriority sp
+                   WHERE %(dataset)s IN (sp.first_dataset, sp.second_dataset) AND sp.primary_dataset <> %(dataset)s
+                     AND sp.account IN ('', s.account) AND sp.active) AS counted
 FROM stage_usage s
 LEFT JOIN usage_vendoridentity vi
        ON vi.vendor = s.vendor AND vi.kind = s.identity_kind AND vi.external_id = s.identity_value
@@ -246,11 +252,11 @@ INSERT INTO usage_usagerecord (
     batch_id, dataset, dedup_key, bucket_start, bucket_width, day, vendor, product, account,
     identity_kind, identity_value, engineer_id, model, model_canonical, long_context,
     input_uncached_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
-    output_tokens, requests, cost_usd, cost_source)
+    output_tokens, requests, cost_usd, cost_source, counted)
 SELECT %(batch_id)s, %(dataset)s, dedup_key, bucket_start, bucket_width, day, vendor, product, account,
        identity_kind, identity_value, engineer_id, model, model_canonical, long_context,
        input_uncached_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
-       output_tokens, requests, cost_usd, cost_source
+       output_tokens, requests, cost_usd, cost_source, counted
 FROM resolved
 ORDER BY dedup_key, bucket_start
 ON CONFLICT (dataset, dedup_key, bucket_start) DO UPDATE SET
@@ -261,7 +267,8 @@ ON CONFLICT (dataset, dedup_key, bucket_start) DO UPDATE SET
     long_context = EXCLUDED.long_context, input_uncached_tokens = EXCLUDED.input_uncached_tokens,
     cache_read_tokens = EXCLUDED.cache_read_tokens, cache_write_5m_tokens = EXCLUDED.cache_write_5m_tokens,
     cache_write_1h_tokens = EXCLUDED.cache_write_1h_tokens, output_tokens = EXCLUDED.output_tokens,
-    requests = EXCLUDED.requests, cost_usd = EXCLUDED.cost_usd, cost_source = EXCLUDED.cost_source
+    requests = EXCLUDED.requests, cost_usd = EXCLUDED.cost_usd, cost_source = EXCLUDED.cost_source,
+    counted = EXCLUDED.counted
 """
 
 # The rows about to be replaced, read after the locks are held: their sums leave the rollup.
@@ -271,12 +278,14 @@ SELECT 1 AS sign, day, engineer_id, vendor, product, model_canonical, input_unca
        cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, requests,
        cost_usd, cost_source
 FROM resolved
+WHERE counted
 UNION ALL
 SELECT -1, u.day, u.engineer_id, u.vendor, u.product, u.model_canonical, u.input_uncached_tokens,
        u.cache_read_tokens, u.cache_write_5m_tokens, u.cache_write_1h_tokens, u.output_tokens, u.requests,
        u.cost_usd, u.cost_source
 FROM usage_usagerecord u JOIN resolved r
-  ON u.dataset = %(dataset)s AND u.dedup_key = r.dedup_key AND u.bucket_start = r.bucket_start;
+  ON u.dataset = %(dataset)s AND u.dedup_key = r.dedup_key AND u.bucket_start = r.bucket_start
+WHERE u.counted;
 """
 
 STATS_SQL = """
