@@ -195,4 +195,5 @@ def usage_sources_page() -> SourcesPage:
     """Every connected source and every primary-source setting. Two queries."""
     from usage.models import SourcePriority, UsageSource
 
-    return SourcesPage(sources=list(UsageSource.objects.order_by("name")), priorities=list(SourcePriority.objects.all()))
+    sources = list(UsageSource.objects.order_by("name"))
+    return SourcesPage(sources=sources, priorities=list(SourcePriority.objects.all()))
