@@ -12,6 +12,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -150,18 +152,33 @@ def sources(request: HttpRequest) -> HttpResponse:
     """Connected sources (last run, next run, rows, errors, run now) and the primary-source settings."""
     page = usage_sources_page()
     template = "usage/sources.html#source-list" if _is_htmx(request) else "usage/sources.html"
-    return render(request, template, {"page": page})
+    return render(
+        request, template, {"page": page, **_watching(page, request.GET.get("watch"), request.GET.get("since"))}
+    )
 
 
 @staff_required
 @require_POST
 def source_run_now(request: HttpRequest, pk: int) -> HttpResponse:
     source = get_object_or_404(UsageSource, pk=pk)
+    since = timezone.now().isoformat()
     usage_source_queue(source_id=source.pk, user=request.user)
-    messages.success(request, f"{source.name}: a run was queued.")
     if _is_htmx(request):
-        return render(request, "usage/sources.html#source-list", {"page": usage_sources_page()})
+        # The row says "queued" and the list polls until that source has finished a run.
+        page = usage_sources_page()
+        return render(request, "usage/sources.html#source-list", {"page": page, **_watching(page, source.pk, since)})
+    messages.success(request, f"{source.name}: a run was queued.")
     return redirect("usage:sources")
+
+
+def _watching(page, source_id, since: str | None) -> dict:
+    """The source a "run now" is waiting on, while it has not finished a run since `since`."""
+    moment = parse_datetime(since or "")
+    for source in page.sources:
+        if moment and str(source.pk) == str(source_id):
+            if source.last_finished_at is None or source.last_finished_at < moment:
+                return {"watching": source, "since": since}
+    return {}
 
 
 @staff_required
