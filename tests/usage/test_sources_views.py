@@ -105,3 +105,16 @@ def test_the_command_fails_loudly_when_a_run_fails():
     with pytest.raises(CommandError, match="1 source failed"):
         call_command("source_run", "--all", stdout=StringIO(), stderr=err)
     assert "TB_UNSET_KEY_FOR_TEST is not set" in err.getvalue()
+
+
+def test_the_admin_edits_sources_and_a_saved_priority_goes_through_the_flip(client):
+    client.force_login(UserFactory(username="root@example.com", is_staff=True, is_superuser=True))
+    make_sources(1)
+    assert client.get(reverse("admin:usage_usagesource_changelist")).status_code == 200
+    assert client.get(reverse("admin:usage_usagesource_add")).status_code == 200
+    priority = SourcePriority.objects.get(second_dataset="cursor_csv")
+    url = reverse("admin:usage_sourcepriority_change", args=[priority.pk])
+    form = {"name": priority.name, "first_dataset": "cursor_events", "second_dataset": "cursor_csv",
+            "primary_dataset": "cursor_csv", "account": ""}  # fmt: skip
+    assert client.post(url, form).status_code == 302
+    assert AuditEntry.objects.filter(action="source_priority_set", target=priority.name).exists()
