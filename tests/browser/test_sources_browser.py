@@ -1,11 +1,15 @@
 """The sources page in a real browser: a failed source, run now, and the primary-source settings."""
 
+import importlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.factories import PASSWORD, UserFactory
-from usage.models import UsageSource
+from usage.models import SourcePriority, UsageSource
+
+# A transactional test before this one may have flushed the rows migration 0004 seeds.
+DEFAULTS = importlib.import_module("usage.migrations.0004_sources").DEFAULT_PRIORITIES
 
 
 class HeldTask:
@@ -23,6 +27,10 @@ class HeldTask:
 def test_an_admin_sees_each_source_and_runs_one_now(page, login, screenshot, monkeypatch):
     monkeypatch.setattr("usage.tasks.usage_source_run_task", HeldTask)
     admin = UserFactory(username="admin@example.com", is_staff=True)
+    for name, primary, other in DEFAULTS:
+        SourcePriority.objects.get_or_create(
+            first_dataset=primary, second_dataset=other, defaults={"name": name, "primary_dataset": primary}
+        )
     now = datetime.now(UTC)
     UsageSource.objects.create(
         name="anthropic-prod", kind="anthropic_usage", credential_env="ANTHROPIC_ADMIN_KEY", last_status="ok",
