@@ -160,6 +160,10 @@ IMPORT_STALE_AFTER_MINUTES = env.int("IMPORT_STALE_AFTER_MINUTES", default=30)
 SOURCE_HTTP_TIMEOUT = env.float("SOURCE_HTTP_TIMEOUT", default=30.0)
 SOURCE_STALE_AFTER_MINUTES = env.int("SOURCE_STALE_AFTER_MINUTES", default=60)
 SOURCE_MAX_DAYS_PER_RUN = env.int("SOURCE_MAX_DAYS_PER_RUN", default=31)
+# Where a source may read its key from: environment variables with this prefix, files under this
+# directory. An admin naming DATABASE_URL or /etc/... would send that secret to the source's URL.
+SOURCE_CREDENTIAL_ENV_PREFIX = env("SOURCE_CREDENTIAL_ENV_PREFIX", default="TOKENBOARD_SOURCE_")
+SOURCE_SECRETS_DIR = env("SOURCE_SECRETS_DIR", default="/run/secrets")
 
 # Budgets and caps
 # The month the fiscal year starts (1 = January): yearly caps and quarters follow it.

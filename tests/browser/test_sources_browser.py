@@ -33,12 +33,12 @@ def test_an_admin_sees_each_source_and_runs_one_now(page, login, screenshot, mon
         )
     now = datetime.now(UTC)
     UsageSource.objects.create(
-        name="anthropic-prod", kind="anthropic_usage", credential_env="ANTHROPIC_ADMIN_KEY", last_status="ok",
+        name="anthropic-prod", kind="anthropic_usage", credential_env="TOKENBOARD_SOURCE_ANTHROPIC_KEY", last_status="ok",
         last_rows=18234, last_batches=4, last_finished_at=now - timedelta(minutes=12),
         next_run_at=now + timedelta(minutes=48), watermark_at=now.replace(hour=0, minute=0, second=0, microsecond=0),
     )  # fmt: skip
     UsageSource.objects.create(
-        name="copilot-acme", kind="copilot_metrics", account="acme", credential_env="GITHUB_COPILOT_TOKEN",
+        name="copilot-acme", kind="copilot_metrics", account="acme", credential_env="TOKENBOARD_SOURCE_GITHUB_TOKEN",
         last_status="failed", failures=3, last_finished_at=now - timedelta(minutes=3),
         last_error="GET https://api.github.com/orgs/acme/copilot/metrics/reports/users-1-day: HTTP 403 Forbidden: "
         '{"message": "Copilot metrics API access is disabled for this organization."}',

@@ -16,7 +16,7 @@ from . import fake_vendors as fv
 pytestmark = pytest.mark.django_db
 D1, D2 = date(2026, 10, 1), date(2026, 10, 2)
 NOW = datetime(2026, 10, 3, 1, 0, tzinfo=UTC)
-KEY = "TB_TEST_SOURCE_KEY"
+KEY = "TOKENBOARD_SOURCE_TEST_KEY"
 
 
 @pytest.fixture
@@ -206,14 +206,27 @@ def test_a_source_being_run_is_not_run_again_and_only_due_sources_are_queued(
 
 
 def test_a_missing_key_is_an_error_on_the_source(vendors):
-    source = make_source(vendors, "anthropic_usage", credential_env="TB_NOT_SET_ANYWHERE")
+    source = make_source(vendors, "anthropic_usage", credential_env="TOKENBOARD_SOURCE_NOT_SET_ANYWHERE")
     result = run(source)
-    assert "TB_NOT_SET_ANYWHERE is not set" in result.error and source.last_status == "failed"
+    assert "TOKENBOARD_SOURCE_NOT_SET_ANYWHERE is not set" in result.error and source.last_status == "failed"
 
 
-def test_a_key_file_is_read_for_each_run(vendors, tmp_path):
+def test_a_key_file_is_read_for_each_run(vendors, tmp_path, settings):
+    settings.SOURCE_SECRETS_DIR = str(tmp_path)
     key = tmp_path / "anthropic.key"
     key.write_text("sk-from-file\n")
     load(vendors, "anthropic_usage")
     result = run(make_source(vendors, "anthropic_usage", credential_env="", credential_file=str(key)))
     assert result.ok and lower(vendors.requests[0][2])["x-api-key"] == "sk-from-file"
+
+
+def test_a_source_cannot_send_the_apps_own_secrets_to_its_url(vendors, tmp_path, settings, monkeypatch):
+    monkeypatch.setenv("DATABASE_PASSWORD_FOR_TEST", "hunter2")
+    settings.SOURCE_SECRETS_DIR = str(tmp_path / "secrets")
+    by_env = run(make_source(vendors, "anthropic_usage", credential_env="DATABASE_PASSWORD_FOR_TEST"))
+    assert "must start with TOKENBOARD_SOURCE_" in by_env.error
+    outside = tmp_path / "elsewhere.key"
+    outside.write_text("hunter2")
+    by_file = run(make_source(vendors, "openai_usage", credential_env="", credential_file=str(outside)))
+    assert "must be under" in by_file.error
+    assert not vendors.requests  # nothing was sent anywhere

@@ -26,7 +26,9 @@ def staff(client):
 
 def make_sources(count: int) -> None:
     UsageSource.objects.bulk_create(
-        UsageSource(name=f"src-{n}", kind="anthropic_usage", credential_env="ANTHROPIC_ADMIN_KEY", last_rows=n)
+        UsageSource(
+            name=f"src-{n}", kind="anthropic_usage", credential_env="TOKENBOARD_SOURCE_ANTHROPIC_KEY", last_rows=n
+        )
         for n in range(count)
     )
 
@@ -80,13 +82,17 @@ def test_making_the_other_source_primary_moves_the_setting(client, staff):
 
 
 def test_the_command_runs_a_source_and_says_what_it_did(monkeypatch):
-    monkeypatch.setenv("TB_CMD_KEY", "sk-test")
+    monkeypatch.setenv("TOKENBOARD_SOURCE_CMD_KEY", "sk-test")
     fake = fv.FakeVendors()
     day = datetime.now(UTC).date()
     fake.add("anthropic_usage", day, [fv.anthropic_result("k1"), fv.anthropic_result("k2")])
     with scripted_server(fake.respond) as (base_url, _):
         UsageSource.objects.create(
-            name="anthropic-prod", kind="anthropic_usage", base_url=base_url, credential_env="TB_CMD_KEY", repull_days=0
+            name="anthropic-prod",
+            kind="anthropic_usage",
+            base_url=base_url,
+            credential_env="TOKENBOARD_SOURCE_CMD_KEY",
+            repull_days=0,
         )
         out = StringIO()
         call_command("source_run", "anthropic-prod", stdout=out)
@@ -100,11 +106,11 @@ def test_the_command_runs_a_source_and_says_what_it_did(monkeypatch):
 
 
 def test_the_command_fails_loudly_when_a_run_fails():
-    UsageSource.objects.create(name="broken", kind="openai_usage", credential_env="TB_UNSET_KEY_FOR_TEST")
+    UsageSource.objects.create(name="broken", kind="openai_usage", credential_env="TOKENBOARD_SOURCE_UNSET_FOR_TEST")
     err = StringIO()
     with pytest.raises(CommandError, match="1 source failed"):
         call_command("source_run", "--all", stdout=StringIO(), stderr=err)
-    assert "TB_UNSET_KEY_FOR_TEST is not set" in err.getvalue()
+    assert "TOKENBOARD_SOURCE_UNSET_FOR_TEST is not set" in err.getvalue()
 
 
 def test_the_admin_edits_sources_and_a_saved_priority_goes_through_the_flip(client):

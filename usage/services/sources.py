@@ -180,14 +180,24 @@ def vendor_identities_sync(*, vendor: str, kind: str, users: list[dict]) -> int:
 
 
 def source_credential(source: UsageSource) -> str:
-    """The secret from the environment variable or the file the source names; never stored."""
+    """The secret from the environment variable or the file the source names; never stored.
+    Only variables with SOURCE_CREDENTIAL_ENV_PREFIX and files under SOURCE_SECRETS_DIR: the
+    secret is sent to the source's URL, which an admin chooses."""
+    prefix, folder = settings.SOURCE_CREDENTIAL_ENV_PREFIX, Path(settings.SOURCE_SECRETS_DIR).resolve()
     if source.credential_env:
+        if not source.credential_env.startswith(prefix):
+            raise ConnectorError(
+                f"the key's environment variable must start with {prefix} (SOURCE_CREDENTIAL_ENV_PREFIX)"
+            )
         secret = os.environ.get(source.credential_env, "")
         if not secret:
             raise ConnectorError(f"the environment variable {source.credential_env} is not set (the API key)")
         return secret.strip()
+    path = Path(source.credential_file).resolve()
+    if not path.is_relative_to(folder):
+        raise ConnectorError(f"the key file must be under {folder} (SOURCE_SECRETS_DIR)")
     try:
-        return Path(source.credential_file).read_text().strip()
+        return path.read_text().strip()
     except OSError as exc:
         raise ConnectorError(f"cannot read the key file {source.credential_file}: {exc.strerror}") from exc
 
