@@ -230,3 +230,13 @@ def test_a_source_cannot_send_the_apps_own_secrets_to_its_url(vendors, tmp_path,
     by_file = run(make_source(vendors, "openai_usage", credential_env="", credential_file=str(outside)))
     assert "must be under" in by_file.error
     assert not vendors.requests  # nothing was sent anywhere
+
+
+def test_beat_queues_a_due_source_and_the_task_runs_it_once(vendors, django_capture_on_commit_callbacks):
+    source = make_source(vendors, "cursor_events", start_on=None, repull_days=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert usage_sources_due() == [source.pk]
+    source.refresh_from_db()
+    assert source.last_status == "ok" and source.next_run_at > datetime.now(UTC)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert usage_sources_due() == []  # not due again until its interval has passed
