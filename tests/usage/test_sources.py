@@ -94,8 +94,9 @@ def test_each_connector_pulls_every_page_of_every_day_into_batches(vendors, kind
 
     assert result.ok, result.error
     assert stored(kind) == 4
-    assert result.days == [D1, D2, date(2026, 10, 3)]
-    assert len(result.batches) == 2  # the empty third day makes no batch
+    # Today's Copilot report does not exist yet; the others pull today's partial day too.
+    assert result.days == ([D1, D2] if kind == "copilot_metrics" else [D1, D2, date(2026, 10, 3)])
+    assert len(result.batches) == 2  # an empty day makes no batch
     assert source.last_status == "ok" and source.last_batches == 2 and source.last_rows == 4
     assert source.watermark_at == datetime(2026, 10, 3, tzinfo=UTC)  # today is not over
     assert source.next_run_at == NOW + timedelta(minutes=source.interval_minutes)
@@ -188,6 +189,7 @@ def test_the_days_of_a_run_cover_the_watermark_and_the_re_pull_window(vendors):
     source.watermark_at = datetime(2026, 9, 1, tzinfo=UTC)
     assert source_days(source, today=D2)[0] == date(2026, 9, 1)
     assert len(source_days(source, today=date(2027, 1, 1))) == 31  # a long way behind: caught up over runs
+    assert source_days(source, today=date(2026, 9, 3), lag_days=1)[-1] == date(2026, 9, 2)
 
 
 def test_a_source_being_run_is_not_run_again_and_only_due_sources_are_queued(

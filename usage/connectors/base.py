@@ -27,6 +27,7 @@ class Connector:
     headers: Callable[[str], dict[str, str]]  # secret -> request headers
     pull: Callable[[HttpClient, str, date], Pull]  # (client, source account, day) -> the day's payload
     windowed: bool = True  # False: one pull per run (a directory, not a time series)
+    lag_days: int = 0  # 1: a day's report exists only once the day is over (asking earlier is a 404)
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:

@@ -43,4 +43,5 @@ def pull_metrics(client: HttpClient, account: str, day: date) -> Pull:
     return Pull("copilot_metrics", b"\n".join(lines) + b"\n" if lines else b"", len(lines))
 
 
-CONNECTORS = [Connector("copilot_metrics", BASE_URL, headers, pull_metrics)]
+# users-1-day reports are made after the day ends: today is never asked for.
+CONNECTORS = [Connector("copilot_metrics", BASE_URL, headers, pull_metrics, lag_days=1)]

@@ -116,9 +116,11 @@ def _release(source: UsageSource, result: RunResult, *, now: datetime) -> None:
     )
 
 
-def source_days(source: UsageSource, *, today: date) -> list[date]:
+def source_days(source: UsageSource, *, today: date, lag_days: int = 0) -> list[date]:
     """The days a run pulls, oldest first: from the watermark (or start_on) and at least the
-    last `repull_days` before today, through today, at most SOURCE_MAX_DAYS_PER_RUN of them."""
+    last `repull_days` before today, through today (or `lag_days` before it, for a vendor whose
+    daily report exists only once the day is over), at most SOURCE_MAX_DAYS_PER_RUN of them."""
+    today -= timedelta(days=lag_days)
     repull_from = today - timedelta(days=source.repull_days)
     if source.watermark_at is not None:
         first = min(source.watermark_at.date(), repull_from)
@@ -129,7 +131,7 @@ def source_days(source: UsageSource, *, today: date) -> list[date]:
 
 
 def _pull_days(source: UsageSource, connector: Connector, client: HttpClient, *, now: datetime, result: RunResult):
-    for day in source_days(source, today=now.date()):
+    for day in source_days(source, today=now.date(), lag_days=connector.lag_days):
         pull = connector.pull(client, source.account, day)
         _store(source, pull, now=now, result=result, day=day)
         # Today is not over: the watermark stops at its start, the next run pulls it again.
