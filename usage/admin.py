@@ -69,8 +69,8 @@ class UsageSourceAdmin(admin.ModelAdmin):
 
 @admin.register(SourcePriority)
 class SourcePriorityAdmin(admin.ModelAdmin):
-    """Which of two overlapping datasets counts. Saving flips the stored rows and rebuilds the
-    rollup over their days (the same service as /sources/)."""
+    """Which of two overlapping datasets counts. Saving flips the stored rows and moves the
+    rollup by them (the same service as /sources/)."""
 
     list_display = ["name", "primary_dataset", "first_dataset", "second_dataset", "account", "active"]
     readonly_fields = ["active", "updated_at"]

@@ -69,6 +69,10 @@ def test_two_sources_of_one_spend_count_only_the_primary_and_a_flip_moves_the_to
     flipped = source_priority_set(priority_id=cursor_priority().pk, primary_dataset="cursor_csv")
     assert flipped == UsageRecord.objects.count()
     assert spend() == ledger("cursor_csv")
+    # The flip moved the rollup by exact deltas: a rebuild from the ledger finds nothing to change.
+    moved = rollup_rows()
+    daily_usage_rebuild(start=UsageRecord.objects.order_by("day").first().day, end=max_day_after())
+    assert rollup_rows() == moved
     assert not UsageRecord.objects.filter(dataset="cursor_csv", counted=False).exists()
 
     # Setting the same primary again, re-importing a file, rebuilding: nothing moves.
@@ -79,6 +83,11 @@ def test_two_sources_of_one_spend_count_only_the_primary_and_a_flip_moves_the_to
 
     source_priority_set(priority_id=cursor_priority().pk, primary_dataset="cursor_events")
     assert spend() == ledger("cursor_events")
+
+
+def rollup_rows() -> list:
+    fields = ("day", "engineer_id", "vendor", "product", "model", "tokens", "requests", "cost_usd")
+    return sorted(DailyUsage.objects.values_list(*fields), key=str)
 
 
 def max_day_after():

@@ -3,13 +3,11 @@
 Every row is kept; `UsageRecord.counted` says whether DailyUsage sums it. Ingest sets it from
 SourcePriority as rows arrive. A priority is active once its primary dataset has rows: until
 then the other dataset counts (a site with only gateway or local logs still sees its spend).
-Activating or changing a priority flips the stored rows of both datasets and rebuilds the
-rollup over the days they span.
+Activating or changing a priority flips the stored rows of both datasets that disagree with it
+and moves the rollup by exactly those rows.
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -17,10 +15,26 @@ from django.db import connection, transaction
 from leaderboard.access import audit
 from usage.models import SourcePriority, UsageRecord
 
-from .rollup import daily_usage_rebuild
+from .rollup import rollup_apply_delta
 
-# The same expression ingest uses (RESOLVE_SQL), evaluated on stored rows.
-FLIP_SQL = """
+# Ingest makes writers of one dataset and day take turns on these advisory locks; a flip takes
+# the same ones for both datasets, in key order as ingest does, so it never reads a row an
+# upsert is changing, nor an upsert a row the flip is changing.
+LOCK_SQL = """
+SELECT pg_advisory_xact_lock(k) FROM (
+    SELECT DISTINCT hashtextextended(dataset || ':' || day::text, 0) AS k
+    FROM usage_usagerecord WHERE dataset IN (%(first)s, %(second)s) ORDER BY 1
+) locks
+"""
+
+_DELTA_COLUMNS = (
+    "day, engineer_id, vendor, product, model_canonical, input_uncached_tokens, cache_read_tokens,"
+    " cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, requests, cost_usd, cost_source"
+)
+
+# Rows whose flag disagrees with the priorities (the expression ingest's RESOLVE_SQL uses) flip;
+# a row that now counts enters the rollup, one that no longer counts leaves it.
+FLIP_SQL = f"""
 WITH flipped AS (
     UPDATE usage_usagerecord u SET counted = NOT u.counted
     WHERE u.dataset IN (%(first)s, %(second)s) AND (%(account)s = '' OR u.account = %(account)s)
@@ -28,16 +42,16 @@ WITH flipped AS (
                               WHERE u.dataset IN (sp.first_dataset, sp.second_dataset)
                                 AND sp.primary_dataset <> u.dataset AND sp.account IN ('', u.account)
                                 AND sp.active)
-    RETURNING u.day
+    RETURNING u.counted, {", ".join(f"u.{c.strip()}" for c in _DELTA_COLUMNS.split(","))}
 )
-SELECT count(*), min(day), max(day) FROM flipped
+INSERT INTO rollup_delta SELECT CASE WHEN counted THEN 1 ELSE -1 END, {_DELTA_COLUMNS} FROM flipped
 """
 
 
 def source_priority_set(*, priority_id: int, primary_dataset: str, user=None) -> int:
     """Make `primary_dataset` the one of its pair that counts toward spend, flip the stored rows
-    of both datasets to match, and rebuild DailyUsage over the days they span. Returns the
-    number of rows flipped; setting the current primary again flips nothing."""
+    of both datasets to match and move DailyUsage by them. Returns the number of rows flipped;
+    setting the current primary again flips nothing."""
     with transaction.atomic():
         priority = SourcePriority.objects.select_for_update().get(pk=priority_id)
         if primary_dataset not in (priority.first_dataset, priority.second_dataset):
@@ -64,10 +78,17 @@ def source_priorities_activate(*, dataset: str) -> int:
 
 
 def _flip(priority: SourcePriority) -> int:
+    """Flip the rows of the pair that disagree with the priorities and move the rollup by them."""
     params = {"first": priority.first_dataset, "second": priority.second_dataset, "account": priority.account}
     with connection.cursor() as cursor:
+        cursor.execute(LOCK_SQL, params)
+        cursor.execute(
+            f"CREATE TEMP TABLE rollup_delta ON COMMIT DROP AS SELECT 1 AS sign, {_DELTA_COLUMNS}"
+            " FROM usage_usagerecord LIMIT 0"
+        )
         cursor.execute(FLIP_SQL, params)
-        flipped, first_day, last_day = cursor.fetchone()
-    if flipped:
-        daily_usage_rebuild(start=first_day, end=last_day + timedelta(days=1))
+        flipped = cursor.rowcount
+        if flipped:
+            rollup_apply_delta(cursor)
+        cursor.execute("DROP TABLE rollup_delta")
     return flipped
