@@ -1,9 +1,11 @@
 """Connected sources against a local fake of each vendor API: paging, retries, watermark, re-pull."""
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from billing.models import BillingLine
@@ -242,3 +244,30 @@ def test_beat_queues_a_due_source_and_the_task_runs_it_once(vendors, django_capt
     assert source.last_status == "ok" and source.next_run_at > datetime.now(UTC)
     with django_capture_on_commit_callbacks(execute=True):
         assert usage_sources_due() == []  # not due again until its interval has passed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_source_whose_row_another_worker_is_claiming_is_skipped_not_waited_for(monkeypatch):
+    monkeypatch.setenv(KEY, "sk")
+    source = UsageSource.objects.create(name="contended", kind="anthropic_usage", credential_env=KEY)
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker():
+        try:
+            with transaction.atomic():
+                UsageSource.objects.select_for_update().get(pk=source.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        result = usage_source_run(source_id=source.pk, force=True)  # SKIP LOCKED: returns at once
+    finally:
+        release.set()
+        thread.join()
+    assert result.skipped == "already running"
+    assert UsageSource.objects.get(pk=source.pk).last_status == "new"
