@@ -2,7 +2,6 @@
 
 from django.db import migrations, models
 
-
 # Vendor reports are primary over gateway logs and local logs; Cursor's Admin API events over the
 # dashboard CSV; GitHub's metered usage report (net dollars after discounts) over the premium-request JSON.
 DEFAULT_PRIORITIES = [
