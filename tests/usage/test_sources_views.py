@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -11,6 +12,7 @@ from leaderboard.models import AuditEntry
 from tests.billing.fake_http import scripted_server
 from tests.factories import UserFactory
 from usage.models import SourcePriority, UsageRecord, UsageSource
+from usage.services.ingest import import_batch_create
 
 from . import fake_vendors as fv
 
@@ -124,3 +126,14 @@ def test_the_admin_edits_sources_and_a_saved_priority_goes_through_the_flip(clie
             "primary_dataset": "cursor_csv", "account": ""}  # fmt: skip
     assert client.post(url, form).status_code == 302
     assert AuditEntry.objects.filter(action="source_priority_set", target=priority.name).exists()
+
+
+def test_the_batch_page_says_which_rows_are_not_counted_and_why(client, staff, django_capture_on_commit_callbacks):
+    data = Path(__file__).resolve().parents[1] / "data"
+    with django_capture_on_commit_callbacks(execute=True):
+        csv = import_batch_create(filename="cursor.csv", raw=(data / "cursor_usage_export.csv").read_bytes())
+        import_batch_create(filename="events.json", raw=(data / "cursor_usage_events.json").read_bytes())
+    body = client.get(reverse("usage:batch", args=[csv.pk])).content.decode()
+    rows = UsageRecord.objects.filter(dataset="cursor_csv").count()
+    assert f"{rows} rows of this file are kept but not added to spend" in body
+    assert "<strong>cursor_events</strong> is the primary source" in body
