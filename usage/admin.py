@@ -1,8 +1,9 @@
-"""The Django admin for the org directory and imports. Usage rows are written only by the pipeline."""
+"""The Django admin for the org directory, imports and sources. Usage rows are written only by the pipeline."""
 
 from django.contrib import admin
 
-from usage.models import Engineer, ImportBatch, Team, TeamMembership, VendorIdentity
+from usage.models import Engineer, ImportBatch, SourcePriority, Team, TeamMembership, UsageSource, VendorIdentity
+from usage.services.counting import source_priority_set
 
 
 class TeamMembershipInline(admin.TabularInline):
@@ -60,3 +61,29 @@ class ImportBatchAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(UsageSource)
+class UsageSourceAdmin(admin.ModelAdmin):
+    """Connect a vendor API (docs/sources.md). The key stays in an env var or a file."""
+
+    list_display = ["name", "kind", "enabled", "last_status", "last_finished_at", "next_run_at", "watermark_at"]
+    list_filter = ["kind", "enabled", "last_status"]
+    search_fields = ["name", "account"]
+    readonly_fields = [
+        "running_since", "last_started_at", "last_finished_at", "last_status", "last_error", "last_rows",
+        "last_batches", "failures", "created_at",
+    ]  # fmt: skip
+
+
+@admin.register(SourcePriority)
+class SourcePriorityAdmin(admin.ModelAdmin):
+    """Which of two overlapping datasets counts. Saving flips the stored rows and moves the
+    rollup by them (the same service as /sources/)."""
+
+    list_display = ["name", "primary_dataset", "first_dataset", "second_dataset", "account", "active"]
+    readonly_fields = ["active", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        source_priority_set(priority_id=obj.pk, primary_dataset=obj.primary_dataset, user=request.user)

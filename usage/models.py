@@ -211,6 +211,9 @@ class UsageRecord(models.Model):
     requests = models.BigIntegerField()
     cost_usd = models.DecimalField(max_digits=24, decimal_places=10)
     cost_source = models.CharField(max_length=10, choices=CostSource.choices)
+    # False: another dataset is primary for the same spend (SourcePriority, rule 1); the row is
+    # kept but DailyUsage leaves it out. A database default, so adding it rewrites nothing.
+    counted = models.BooleanField(default=True, db_default=True)
 
     class Meta:
         constraints = [
@@ -236,6 +239,8 @@ class UsageRecord(models.Model):
                 name="usage_unmapped_identity",
             ),
             models.Index(fields=["batch"], condition=Q(engineer__isnull=True), name="usage_unmapped_batch"),
+            # A batch's rows left out of spend, for the batch page and /sources/.
+            models.Index(fields=["batch"], condition=Q(counted=False), name="usage_not_counted_batch"),
         ]
 
     def __str__(self) -> str:
@@ -342,3 +347,97 @@ class ImpactRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.identity_kind}:{self.identity_value} {self.metric}={self.value}"
+
+
+class SourcePriority(models.Model):
+    """Two attribution datasets that report the same dollars (DESIGN rule 1): once the primary
+    has data, rows of the other one are kept but not summed. `account` narrows the rule to rows of one
+    account (org / workspace / project); blank means every account."""
+
+    name = models.CharField(max_length=200)
+    first_dataset = models.CharField(max_length=40)
+    second_dataset = models.CharField(max_length=40)
+    primary_dataset = models.CharField(max_length=40)
+    account = models.CharField(max_length=255, blank=True)
+    # The primary has delivered rows: until then the other one counts (a site with only the
+    # gateway logs, or only local logs, still sees its spend).
+    active = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "account"]
+        constraints = [
+            models.UniqueConstraint(fields=["first_dataset", "second_dataset", "account"], name="source_priority_pair"),
+            models.CheckConstraint(
+                condition=Q(primary_dataset=models.F("first_dataset")) | Q(primary_dataset=models.F("second_dataset")),
+                name="source_priority_primary_in_pair",
+            ),
+            models.CheckConstraint(condition=~Q(first_dataset=models.F("second_dataset")), name="source_priority_two"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.primary_dataset} counts, {self.secondary_dataset} does not"
+
+    @property
+    def secondary_dataset(self) -> str:
+        return self.second_dataset if self.primary_dataset == self.first_dataset else self.first_dataset
+
+
+class UsageSource(models.Model):
+    """A connected vendor account that Tokenboard pulls on a schedule (usage/connectors/).
+
+    The secret itself is never stored: `credential_env` names an environment variable, or
+    `credential_file` a file, that holds it. `watermark_at`: everything before it was pulled.
+    """
+
+    class Kind(models.TextChoices):
+        ANTHROPIC_USAGE = "anthropic_usage", "Anthropic usage report"
+        ANTHROPIC_COST = "anthropic_cost", "Anthropic cost report"
+        CLAUDE_CODE_ANALYTICS = "claude_code_analytics", "Claude Code analytics"
+        OPENAI_USAGE = "openai_usage", "OpenAI usage (completions)"
+        OPENAI_COSTS = "openai_costs", "OpenAI costs"
+        OPENAI_USERS = "openai_users", "OpenAI users (user id to email)"
+        CURSOR_EVENTS = "cursor_events", "Cursor usage events (Admin API)"
+        COPILOT_METRICS = "copilot_metrics", "GitHub Copilot users-1-day metrics"
+
+    class Status(models.TextChoices):
+        NEW = "new"
+        OK = "ok"
+        FAILED = "failed"
+
+    name = models.SlugField(max_length=100, unique=True)
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    base_url = models.URLField(blank=True)  # blank: the vendor's public API
+    account = models.CharField(max_length=255, blank=True)  # GitHub org (or enterprise:SLUG) for Copilot
+    credential_env = models.CharField(max_length=100, blank=True)
+    credential_file = models.CharField(max_length=500, blank=True)
+    enabled = models.BooleanField(default=True)
+    interval_minutes = models.PositiveIntegerField(default=60)
+    repull_days = models.PositiveIntegerField(default=3)  # restatements: the last N days are pulled again
+    start_on = models.DateField(null=True, blank=True)  # the first day a new source pulls
+    watermark_at = models.DateTimeField(null=True, blank=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)  # null: due now
+    running_since = models.DateTimeField(null=True, blank=True)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    last_error = models.TextField(blank=True)
+    last_rows = models.IntegerField(default=0)
+    last_batches = models.IntegerField(default=0)
+    failures = models.IntegerField(default=0)  # consecutive failed runs
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(credential_env="") | ~Q(credential_file=""), name="usage_source_has_credential"
+            ),
+        ]
+        indexes = [
+            # The beat task's "which sources are due" scan.
+            models.Index(fields=["enabled", "next_run_at"], name="usage_source_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"

@@ -169,3 +169,49 @@ def import_batch_detail(*, batch_id: int, rejected_page: int | str | None) -> Ba
         rejected=rejected.get_page(rejected_page),
         unmapped=unmapped_identities(batch_id=batch_id),
     )
+
+
+@dataclass(frozen=True)
+class NotCounted:
+    rows: int  # rows of the batch that DailyUsage leaves out
+    primary: str  # the dataset that counts instead
+    reason: str  # the SourcePriority's name
+
+
+NOT_COUNTED_SQL = """
+SELECT (SELECT count(*) FROM usage_usagerecord WHERE batch_id = %(batch_id)s AND NOT counted),
+       sp.primary_dataset, sp.name
+FROM usage_sourcepriority sp
+WHERE %(dataset)s IN (sp.first_dataset, sp.second_dataset) AND sp.primary_dataset <> %(dataset)s AND sp.active
+ORDER BY sp.account = '', sp.id
+LIMIT 1
+"""
+
+
+def import_batch_not_counted(*, batch: ImportBatch) -> NotCounted | None:
+    """How many of the rows a batch still holds are not summed into spend because another
+    source is primary for them (rule 1); None when all count. One query."""
+    with connection.cursor() as cursor:
+        cursor.execute(NOT_COUNTED_SQL, {"batch_id": batch.pk, "dataset": batch.format})
+        row = cursor.fetchone()
+    if row is None or not row[0]:
+        return None
+    return NotCounted(rows=row[0], primary=row[1], reason=row[2])
+
+
+@dataclass(frozen=True)
+class SourcesPage:
+    sources: list  # of UsageSource
+    priorities: list  # of SourcePriority
+
+    @property
+    def running(self) -> bool:
+        return any(s.running_since for s in self.sources)
+
+
+def usage_sources_page() -> SourcesPage:
+    """Every connected source and every primary-source setting. Two queries."""
+    from usage.models import SourcePriority, UsageSource
+
+    sources = list(UsageSource.objects.order_by("name"))
+    return SourcesPage(sources=sources, priorities=list(SourcePriority.objects.all()))

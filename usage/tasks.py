@@ -21,3 +21,18 @@ def import_batch_process_task(*, batch_id: int) -> str:
 @shared_task
 def import_batch_requeue_stale_task() -> list[int]:
     return ingest.import_batch_requeue_stale(older_than_minutes=settings.IMPORT_STALE_AFTER_MINUTES)
+
+
+@shared_task(acks_late=True)
+def usage_source_run_task(*, source_id: int, force: bool = False) -> str:
+    from usage.services.sources import usage_source_run
+
+    result = usage_source_run(source_id=source_id, force=force)
+    return result.error or result.skipped or f"{result.rows} rows"
+
+
+@shared_task
+def usage_sources_due_task() -> list[int]:
+    from usage.services.sources import usage_sources_due
+
+    return usage_sources_due()

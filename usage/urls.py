@@ -10,4 +10,7 @@ urlpatterns = [
     path("imports/identities/map/", views.map_identity, name="identity-map"),
     path("imports/<int:pk>/", views.batch_detail, name="batch"),
     path("imports/<int:pk>/raw/", views.batch_raw, name="batch-raw"),
+    path("sources/", views.sources, name="sources"),
+    path("sources/<int:pk>/run/", views.source_run_now, name="source-run"),
+    path("sources/priorities/<int:pk>/", views.source_priority, name="source-priority"),
 ]

@@ -1,4 +1,5 @@
-"""Admin pages for imports: upload exports, watch batches, open one, map unmapped identities."""
+"""Admin pages for imports and sources: upload exports, watch batches, open one, map unmapped
+identities; connected sources and which of two overlapping sources counts."""
 
 from functools import wraps
 
@@ -10,15 +11,26 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from leaderboard.access import audit
 from usage.forms import IdentityMapForm, UploadForm
-from usage.models import ImportBatch
-from usage.selectors import import_batch_detail, import_batch_page, unmapped_identities
+from usage.models import ImportBatch, SourcePriority, UsageSource
+from usage.selectors import (
+    import_batch_detail,
+    import_batch_not_counted,
+    import_batch_page,
+    unmapped_identities,
+    usage_sources_page,
+)
+from usage.services.counting import source_priority_set
 from usage.services.identities import identity_map
 from usage.services.ingest import import_batch_create
+from usage.services.sources import usage_source_queue
 from usage.templatetags.usage_format import compact, usd
 
 
@@ -90,7 +102,7 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if detail is None:
         raise Http404("No such import batch.")
     template = "usage/batch.html#batch-body" if _is_htmx(request) else "usage/batch.html"
-    return render(request, template, {"detail": detail})
+    return render(request, template, {"detail": detail, "not_counted": import_batch_not_counted(batch=detail.batch)})
 
 
 @staff_required
@@ -133,3 +145,53 @@ def map_identity(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, require_https=request.is_secure()):
         next_url = "usage:imports"
     return redirect(next_url)
+
+
+@staff_required
+def sources(request: HttpRequest) -> HttpResponse:
+    """Connected sources (last run, next run, rows, errors, run now) and the primary-source settings."""
+    page = usage_sources_page()
+    template = "usage/sources.html#source-list" if _is_htmx(request) else "usage/sources.html"
+    return render(
+        request, template, {"page": page, **_watching(page, request.GET.get("watch"), request.GET.get("since"))}
+    )
+
+
+@staff_required
+@require_POST
+def source_run_now(request: HttpRequest, pk: int) -> HttpResponse:
+    source = get_object_or_404(UsageSource, pk=pk)
+    since = timezone.now().isoformat()
+    usage_source_queue(source_id=source.pk, user=request.user)
+    if _is_htmx(request):
+        # The row says "queued" and the list polls until that source has finished a run.
+        page = usage_sources_page()
+        return render(request, "usage/sources.html#source-list", {"page": page, **_watching(page, source.pk, since)})
+    messages.success(request, f"{source.name}: a run was queued.")
+    return redirect("usage:sources")
+
+
+def _watching(page, source_id, since: str | None) -> dict:
+    """The source a "run now" is waiting on, while it has not finished a run since `since`."""
+    moment = parse_datetime(since or "")
+    for source in page.sources:
+        if moment and str(source.pk) == str(source_id):
+            if source.last_finished_at is None or source.last_finished_at < moment:
+                return {"watching": source, "since": since}
+    return {}
+
+
+@staff_required
+@require_POST
+def source_priority(request: HttpRequest, pk: int) -> HttpResponse:
+    """Make one dataset of an overlapping pair the one that counts; the rollup follows."""
+    priority = get_object_or_404(SourcePriority, pk=pk)
+    try:
+        flipped = source_priority_set(
+            priority_id=priority.pk, primary_dataset=request.POST.get("primary", ""), user=request.user
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{priority.name}: {compact(flipped)} row{pluralize(flipped)} changed side.")
+    return redirect(reverse("usage:sources") + "#priorities")

@@ -17,7 +17,7 @@ SELECT_SQL = """
 CREATE TEMP TABLE repriced ON COMMIT DROP AS
 SELECT id, day, engineer_id, vendor, product, model, model_canonical, long_context, input_uncached_tokens,
        cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, requests,
-       cost_usd, cost_source
+       cost_usd, cost_source, counted
 FROM usage_usagerecord
 WHERE vendor = %(vendor)s AND (model = %(model)s OR model_canonical = %(model)s)
   AND day >= %(start)s AND day < %(end)s AND cost_source <> 'vendor'
@@ -41,10 +41,12 @@ CREATE TEMP TABLE rollup_delta ON COMMIT DROP AS
 SELECT -1 AS sign, day, engineer_id, vendor, product, model_canonical, input_uncached_tokens, cache_read_tokens,
        cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, requests, cost_usd, cost_source
 FROM repriced
+WHERE counted  -- rows another source is primary for are not in the rollup (rule 1)
 UNION ALL
 SELECT 1, r.day, r.engineer_id, r.vendor, r.product, n.model_canonical, r.input_uncached_tokens, r.cache_read_tokens,
        r.cache_write_5m_tokens, r.cache_write_1h_tokens, r.output_tokens, r.requests, n.cost_usd, n.cost_source
 FROM repriced r JOIN repriced_new n USING (id)
+WHERE r.counted
 """
 
 

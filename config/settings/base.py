@@ -139,6 +139,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "usage.tasks.import_batch_requeue_stale_task",
         "schedule": 300.0,
     },
+    # Connected sources (UsageSource) whose next run has come: each is queued, one run at a time.
+    "run-due-sources": {
+        "task": "usage.tasks.usage_sources_due_task",
+        "schedule": env.float("SOURCES_DUE_EVERY_SECONDS", default=300.0),
+    },
     # Caps and budgets of everyone, hourly: alerts, forecasts, and the cap-check table.
     "evaluate-caps": {
         "task": "billing.tasks.caps_evaluate_task",
@@ -155,6 +160,15 @@ CELERY_BEAT_SCHEDULE = {
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
 # A batch still pending or running after this many minutes is handed to a worker again.
 IMPORT_STALE_AFTER_MINUTES = env.int("IMPORT_STALE_AFTER_MINUTES", default=30)
+# Connected sources: HTTP timeout per request (s); a run older than this many minutes is
+# presumed dead and may be claimed again; at most this many days are pulled per run.
+SOURCE_HTTP_TIMEOUT = env.float("SOURCE_HTTP_TIMEOUT", default=30.0)
+SOURCE_STALE_AFTER_MINUTES = env.int("SOURCE_STALE_AFTER_MINUTES", default=60)
+SOURCE_MAX_DAYS_PER_RUN = env.int("SOURCE_MAX_DAYS_PER_RUN", default=31)
+# Where a source may read its key from: environment variables with this prefix, files under this
+# directory. An admin naming DATABASE_URL or /etc/... would send that secret to the source's URL.
+SOURCE_CREDENTIAL_ENV_PREFIX = env("SOURCE_CREDENTIAL_ENV_PREFIX", default="TOKENBOARD_SOURCE_")
+SOURCE_SECRETS_DIR = env("SOURCE_SECRETS_DIR", default="/run/secrets")
 
 # Budgets and caps
 # The month the fiscal year starts (1 = January): yearly caps and quarters follow it.

@@ -28,6 +28,7 @@ from usage.importers import registry
 from usage.importers.base import BILLING_COLUMNS, USAGE_COLUMNS, ParsedExport, ParseError, Rejection
 from usage.models import ImportBatch, RejectedRow
 
+from .counting import source_priorities_activate
 from .impact import load_impact
 from .rollup import rollup_apply_delta
 
@@ -178,6 +179,7 @@ def _load(batch: ImportBatch, parsed: ParsedExport) -> LoadStats:
             # Outcome counts riding along (Claude Code core_metrics); the batch's counts stay usage's.
             impact, rejections = _without_duplicate_keys(parsed.impact, rejections)
             load_impact(batch_id=batch.pk, dataset=parsed.dataset, frame=impact)
+        source_priorities_activate(dataset=parsed.dataset)
     return _finish(batch, parsed.format, parsed.role, stats, rejections)
 
 
@@ -190,7 +192,9 @@ def _load_stream(batch: ImportBatch, format: str, chunks) -> LoadStats:
             rejections.extend(chunk.rejections)
             yield frame
 
-    stats = _load_usage(batch, registry.IMPORTERS[format].DATASET, frames())
+    dataset = registry.IMPORTERS[format].DATASET
+    stats = _load_usage(batch, dataset, frames())
+    source_priorities_activate(dataset=dataset)
     return _finish(batch, format, "attribution", stats, rejections)
 
 
@@ -331,7 +335,11 @@ SELECT s.dedup_key, s.bucket_start, s.bucket_width, s.day, s.vendor, s.product, 
                  + s.output_tokens * p.p_out) / 1000000
             ELSE 0 END AS cost_usd,
        CASE WHEN s.cost_usd IS NOT NULL THEN 'vendor' WHEN p.p_in IS NOT NULL THEN 'computed'
-            ELSE 'unpriced' END AS cost_source
+            ELSE 'unpriced' END AS cost_source,
+       -- Rule 1: another dataset is primary for this spend (usage/services/counting.py).
+       NOT EXISTS (SELECT 1 FROM usage_sourcepriority sp
+                   WHERE %(dataset)s IN (sp.first_dataset, sp.second_dataset) AND sp.primary_dataset <> %(dataset)s
+                     AND sp.account IN ('', s.account) AND sp.active) AS counted
 FROM stage_usage s
 LEFT JOIN usage_vendoridentity vi
        ON vi.vendor = s.vendor AND vi.kind = s.identity_kind AND vi.external_id = s.identity_value
@@ -354,11 +362,11 @@ INSERT INTO usage_usagerecord (
     batch_id, dataset, dedup_key, bucket_start, bucket_width, day, vendor, product, account,
     identity_kind, identity_value, engineer_id, model, model_canonical, long_context,
     input_uncached_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
-    output_tokens, requests, cost_usd, cost_source)
+    output_tokens, requests, cost_usd, cost_source, counted)
 SELECT %(batch_id)s, %(dataset)s, dedup_key, bucket_start, bucket_width, day, vendor, product, account,
        identity_kind, identity_value, engineer_id, model, model_canonical, long_context,
        input_uncached_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
-       output_tokens, requests, cost_usd, cost_source
+       output_tokens, requests, cost_usd, cost_source, counted
 FROM resolved
 ORDER BY dedup_key, bucket_start
 ON CONFLICT (dataset, dedup_key, bucket_start) DO UPDATE SET
@@ -369,7 +377,8 @@ ON CONFLICT (dataset, dedup_key, bucket_start) DO UPDATE SET
     long_context = EXCLUDED.long_context, input_uncached_tokens = EXCLUDED.input_uncached_tokens,
     cache_read_tokens = EXCLUDED.cache_read_tokens, cache_write_5m_tokens = EXCLUDED.cache_write_5m_tokens,
     cache_write_1h_tokens = EXCLUDED.cache_write_1h_tokens, output_tokens = EXCLUDED.output_tokens,
-    requests = EXCLUDED.requests, cost_usd = EXCLUDED.cost_usd, cost_source = EXCLUDED.cost_source
+    requests = EXCLUDED.requests, cost_usd = EXCLUDED.cost_usd, cost_source = EXCLUDED.cost_source,
+    counted = EXCLUDED.counted
 """
 
 # The rows about to be replaced, read after the locks are held: their sums leave the rollup.
@@ -379,12 +388,14 @@ SELECT 1 AS sign, day, engineer_id, vendor, product, model_canonical, input_unca
        cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, requests,
        cost_usd, cost_source
 FROM resolved
+WHERE counted
 UNION ALL
 SELECT -1, u.day, u.engineer_id, u.vendor, u.product, u.model_canonical, u.input_uncached_tokens,
        u.cache_read_tokens, u.cache_write_5m_tokens, u.cache_write_1h_tokens, u.output_tokens, u.requests,
        u.cost_usd, u.cost_source
 FROM usage_usagerecord u JOIN resolved r
-  ON u.dataset = %(dataset)s AND u.dedup_key = r.dedup_key AND u.bucket_start = r.bucket_start;
+  ON u.dataset = %(dataset)s AND u.dedup_key = r.dedup_key AND u.bucket_start = r.bucket_start
+WHERE u.counted;
 """
 
 STATS_SQL = """

@@ -11,7 +11,8 @@ CHANGED_SQL = """
 CREATE TEMP TABLE changed ON COMMIT DROP AS
 SELECT u.id, u.day, u.engineer_id AS old_engineer_id, COALESCE(vi.engineer_id, e.id, g.id) AS new_engineer_id,
        u.vendor, u.product, u.model_canonical, u.input_uncached_tokens, u.cache_read_tokens,
-       u.cache_write_5m_tokens, u.cache_write_1h_tokens, u.output_tokens, u.requests, u.cost_usd, u.cost_source
+       u.cache_write_5m_tokens, u.cache_write_1h_tokens, u.output_tokens, u.requests, u.cost_usd, u.cost_source,
+       u.counted
 FROM usage_usagerecord u
 JOIN (SELECT * FROM unnest(%(vendors)s::text[], %(kinds)s::text[], %(values)s::text[]) AS t(vendor, kind, value)) ids
   ON u.vendor = ids.vendor AND u.identity_kind = ids.kind AND u.identity_value = ids.value
@@ -32,10 +33,12 @@ CREATE TEMP TABLE rollup_delta ON COMMIT DROP AS
 SELECT -1 AS sign, day, old_engineer_id AS engineer_id, vendor, product, model_canonical, input_uncached_tokens,
        cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, requests, cost_usd, cost_source
 FROM changed
+WHERE counted  -- rows another source is primary for never reached the rollup
 UNION ALL
 SELECT 1, day, new_engineer_id, vendor, product, model_canonical, input_uncached_tokens,
        cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, requests, cost_usd, cost_source
 FROM changed
+WHERE counted
 """
 
 

@@ -111,7 +111,7 @@ SELECT 1 AS sign, day, engineer_id, vendor, product, model_canonical, input_unca
        cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, requests,
        cost_usd, cost_source
 FROM usage_usagerecord
-WHERE day >= %(start)s AND day < %(end)s
+WHERE day >= %(start)s AND day < %(end)s AND counted
 """
 
 
