@@ -8,8 +8,10 @@ the privacy setting, so the page, the CSV and the chart cannot disagree.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
+from html import escape
 from math import ceil
 
 from django.db import connection
@@ -21,7 +23,6 @@ from leaderboard.models import BoardSnapshot, PrivacySettings
 from leaderboard.periods import Period
 from leaderboard.selectors.board_sql import PEOPLE_SQL, PODIUM_SIZE, SNAPSHOT_PAGE_SQL, TEAMS_SQL
 from leaderboard.services import VERSION_SQL, snapshot_is_fresh
-from usage.models import Team
 
 METRICS = {"spend": "Spend", "tokens": "Tokens", "tokens_per_usd": "Tokens per dollar"}
 # Tiers by percentile of the sort metric (percent_rank: the share of the others ranked below).
@@ -120,10 +121,23 @@ class TeamPage:
 
 
 @dataclass(frozen=True)
-class FilterChoices:
+class TeamMenu:
+    """The team filter: the tree in order, the ids it accepts, and its `<option>`s rendered once."""
+
     teams: list[tuple[int, str]]  # indented by depth, parents first
+    ids: frozenset[int]
+    options_html: str  # escaped; none selected
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    team_menu: TeamMenu
     vendors: list[str]
     products: list[str]
+
+    @property
+    def teams(self) -> list[tuple[int, str]]:
+        return self.team_menu.teams
 
 
 def leaderboard_page(
@@ -242,10 +256,41 @@ def board_snapshot(*, period: Period) -> BoardSnapshot | None:
     return found if fresh else None
 
 
+# The team table's content hash, and the teams themselves only when it differs from the menu
+# this process holds: one query either way, a small one while nothing changed.
+TEAM_MENU_SQL = """
+WITH f AS (
+    SELECT md5(coalesce(string_agg(id || ':' || coalesce(parent_id, 0) || ':' || name, ',' ORDER BY id), '')) AS hash
+    FROM usage_team
+)
+SELECT f.hash,
+       CASE WHEN f.hash <> %(known)s THEN (SELECT json_agg(json_build_array(id, name, parent_id)) FROM usage_team) END
+FROM f
+"""
+_team_menus: dict[str, tuple[str, TeamMenu]] = {}  # database name -> (hash, menu), per process
+
+
+def board_team_menu() -> TeamMenu:
+    """The team filter's menu, rebuilt only when the team table changed: a big org has thousands
+    of teams, and building the tree and its options was most of the board's time. One query."""
+    database = connection.settings_dict["NAME"]
+    known_hash, menu = _team_menus.get(database, ("", None))
+    with connection.cursor() as cursor:
+        cursor.execute(TEAM_MENU_SQL, {"known": known_hash})
+        hash_, teams = cursor.fetchone()
+    if menu is None or hash_ != known_hash:
+        rows = json.loads(teams) if isinstance(teams, str) else (teams or [])
+        tree = _team_tree([(team_id, name, parent_id) for team_id, name, parent_id in rows])
+        options = "".join(f'<option value="{team_id}">{escape(label)}</option>' for team_id, label in tree)
+        menu = TeamMenu(teams=tree, ids=frozenset(team_id for team_id, _ in tree), options_html=options)
+        _team_menus[database] = (hash_, menu)
+    return menu
+
+
 def board_filter_choices(*, period: Period, snapshot: BoardSnapshot | None = None) -> FilterChoices:
-    """The team tree and the vendors and products with usage in the period (two queries; one
+    """The team menu and the vendors and products with usage in the period (two queries; one
     with the period's snapshot, which lists them)."""
-    teams = list(Team.objects.values_list("id", "name", "parent_id"))
+    team_menu = board_team_menu()
     if snapshot is not None:
         pairs = [tuple(pair) for pair in snapshot.vendors]
     else:
@@ -256,7 +301,7 @@ def board_filter_choices(*, period: Period, snapshot: BoardSnapshot | None = Non
             )
             pairs = cursor.fetchall()
     return FilterChoices(
-        teams=_team_tree(teams),
+        team_menu=team_menu,
         vendors=sorted({vendor for vendor, _ in pairs}),
         products=sorted({product for _, product in pairs}),
     )

@@ -34,14 +34,20 @@ class BoardForm(forms.Form):
 
     tab = forms.ChoiceField(choices=list(TABS.items()), required=False)
     sort = forms.ChoiceField(choices=list(METRICS.items()), required=False)
-    team = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    team = forms.IntegerField(required=False)
     vendor = forms.CharField(max_length=40, required=False, validators=[SLUG])
     product = forms.CharField(max_length=40, required=False, validators=[SLUG])
     page = forms.IntegerField(min_value=1, required=False)
 
-    def __init__(self, *args, teams: list[tuple[int, str]], **kwargs):
+    def __init__(self, *args, team_ids: frozenset[int], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["team"].choices = [("", "All teams"), *teams]
+        self.team_ids = team_ids  # a set, not a choice list: a big org has thousands of teams
+
+    def clean_team(self):
+        team = self.cleaned_data["team"]
+        if team is not None and team not in self.team_ids:
+            raise forms.ValidationError("There is no such team.")
+        return team
 
     def options(self) -> dict:
         self.is_valid()
@@ -62,7 +68,7 @@ def home(request: HttpRequest) -> HttpResponse:
     period = period_form.period_or_default()
     snapshot = board_snapshot(period=period)
     choices = board_filter_choices(period=period, snapshot=snapshot)
-    form = BoardForm(request.GET, teams=choices.teams)
+    form = BoardForm(request.GET, team_ids=choices.team_menu.ids)
     options = form.options()
     tab = options.pop("tab")
     viewer, privacy = viewer_for(request.user), privacy_settings()

@@ -435,3 +435,16 @@ def test_the_team_filter_lists_every_team_escaped_with_the_chosen_one_selected(c
     html = client.get(f"/?{OCTOBER_QUERY}&team={child.pk}").content.decode()
     assert f'<option value="{parent.pk}">R&amp;D &lt;Labs&gt;</option>' in html
     assert f'<option value="{child.pk}" selected>\u2002\u2002Apps</option>' in html
+
+
+def test_the_team_menu_follows_renames_and_an_unknown_team_falls_back_to_all(client, privacy):
+    team = TeamFactory(name="Before")
+    me = EngineerFactory(name="Me", team=team)
+    spend(me, "1")
+    client.force_login(me.user)
+    assert ">Before</option>" in client.get(f"/?{OCTOBER_QUERY}").content.decode()
+    team.name = "After"
+    team.save()
+    html = client.get(f"/?{OCTOBER_QUERY}&team=999999").content.decode()
+    assert ">After</option>" in html and ">Before</option>" not in html
+    assert "There is no such team." in html and "Using the default instead." in html

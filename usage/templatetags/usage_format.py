@@ -1,7 +1,6 @@
 """Numbers for people: 1.2B tokens, $12,345.67."""
 
 from decimal import ROUND_HALF_UP, Decimal
-from html import escape
 
 from django import template
 from django.utils.safestring import mark_safe
@@ -32,12 +31,10 @@ def usd(value) -> str:
 
 
 @register.simple_tag
-def options(choices, selected) -> str:
-    """`<option>`s for (value, label) pairs, the `selected` value marked. One join instead of a
-    template loop: the team filter of a large org lists thousands of teams on every board view."""
-    return mark_safe(  # noqa: S308 - every value and label is escaped here
-        "".join(
-            f'<option value="{escape(str(value))}"{" selected" if value == selected else ""}>{escape(str(label))}</option>'
-            for value, label in choices
-        )
-    )
+def team_options(menu, selected) -> str:
+    """The team filter's `<option>`s (rendered once per team-table change, see
+    leaderboard.selectors.board.board_team_menu) with the `selected` team marked."""
+    html = menu.options_html
+    if selected is not None:
+        html = html.replace(f'<option value="{int(selected)}">', f'<option value="{int(selected)}" selected>', 1)
+    return mark_safe(html)  # noqa: S308 - escaped when the menu was built

@@ -52,7 +52,9 @@ class Command(BaseCommand):
         start = end - timedelta(days=days)
         people = self._people(rng, engineers)
         heaviest = sorted(people, key=lambda p: -p["weight"])[: len(SPIKE_DAYS_AGO)]
-        self.spikes = {(p["email"], end - timedelta(days=ago)) for p, ago in zip(heaviest, SPIKE_DAYS_AGO, strict=False)}
+        self.spikes = {
+            (p["email"], end - timedelta(days=ago)) for p, ago in zip(heaviest, SPIKE_DAYS_AGO, strict=False)
+        }
         self._write_org(out / "org.csv", people, start)
         keys = self._write_identities(out / "identities.csv", people)
         files = [
