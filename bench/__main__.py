@@ -151,6 +151,9 @@ def _measure(args: argparse.Namespace, skip: set[str], env: dict, bench_url: str
         log(f"Building the synthetic company ({args.engineers:,} engineers × {args.days} days) with COPY …")
         t0 = time.perf_counter()
         built = synth.company_build(url=bench_url, engineers=args.engineers, days=args.days, seed=args.seed, log=log)
+        from usage.services.partitions import usage_partitions_ensure
+
+        usage_partitions_ensure()  # as beat does: the built months get their own partitions
         build_s = time.perf_counter() - t0
         key = {"engineers": args.engineers, "days": args.days, "seed": args.seed}
         _remember_company(bench_url, key | {"built_on": datetime.now(UTC).date().isoformat()}, built.as_dict())

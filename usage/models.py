@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -241,6 +242,9 @@ class UsageRecord(models.Model):
             models.Index(fields=["batch"], condition=Q(engineer__isnull=True), name="usage_unmapped_batch"),
             # A batch's rows left out of spend, for the batch page and /sources/.
             models.Index(fields=["batch"], condition=Q(counted=False), name="usage_not_counted_batch"),
+            # Time ranges (rebuilds, retention) on a table partitioned by month on bucket_start
+            # (migration 0006): a BRIN is a few pages where a btree would double the table.
+            BrinIndex(fields=["bucket_start"], name="usage_record_bucket_brin"),
         ]
 
     def __str__(self) -> str:
@@ -441,3 +445,15 @@ class UsageSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+
+class RawRetention(models.Model):
+    """One row (pk=1): raw usage rows before `pruned_before` were dropped by prune_raw. Their
+    totals live on in DailyUsage; an export that restates those days is refused, since the rows
+    it would replace are gone and their sums would be counted twice."""
+
+    pruned_before = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"raw usage kept from {self.pruned_before or 'the start'}"

@@ -36,3 +36,10 @@ def usage_sources_due_task() -> list[int]:
     from usage.services.sources import usage_sources_due
 
     return usage_sources_due()
+
+
+@shared_task
+def usage_partitions_ensure_task() -> list[str]:
+    from usage.services.partitions import usage_partitions_ensure
+
+    return usage_partitions_ensure()

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",
     "usage",
     "billing",
     "leaderboard",
@@ -135,6 +136,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=55 
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"usage.tasks.import_batch_process_task": {"queue": "ingest"}}
 CELERY_BEAT_SCHEDULE = {
+    # Monthly partitions of the raw usage table, three months ahead (usage/services/partitions.py).
+    "ensure-usage-partitions": {
+        "task": "usage.tasks.usage_partitions_ensure_task",
+        "schedule": 6 * 3600.0,
+    },
     "requeue-stale-import-batches": {
         "task": "usage.tasks.import_batch_requeue_stale_task",
         "schedule": 300.0,

@@ -259,6 +259,22 @@ def copy_frame(cursor, table: str, frame: pd.DataFrame, columns: list[str]) -> N
             copy.write(buffer.getvalue())
 
 
+def _refuse_pruned_days(cursor) -> list[Rejection]:
+    """Rows of days whose raw rows prune_raw dropped: the rows they would replace are gone, so
+    their sums would be counted a second time in the rollup. Refused, each named."""
+    from .partitions import raw_pruned_before
+
+    horizon = raw_pruned_before()
+    if horizon is None:
+        return []
+    cursor.execute("DELETE FROM stage_usage WHERE day < %s RETURNING location", [horizon])
+    reason = (
+        f"before {horizon}, the raw-data retention horizon (prune_raw): that day's totals are final "
+        "in the rollup and are not imported again"
+    )
+    return [Rejection(location, reason) for (location,) in cursor.fetchall()]
+
+
 def price_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Unit prices for each distinct (vendor, model, day, tier) of the batch: a few rows."""
     overrides = list(PriceOverride.objects.all())
@@ -423,10 +439,10 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         if not staged:
             cursor.execute("DROP TABLE stage_usage, stage_price")
             return LoadStats()
-        repeated = []
+        repeated = _refuse_pruned_days(cursor)
         if chunks > 1:  # each chunk was deduplicated on its own; keys can repeat across chunks
             cursor.execute(REPEATED_ACROSS_CHUNKS_SQL)
-            repeated = [
+            repeated += [
                 Rejection(location, "the same row appears again later in the file; the later one counts")
                 for (location,) in cursor.fetchall()
             ]

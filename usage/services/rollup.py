@@ -116,7 +116,15 @@ WHERE day >= %(start)s AND day < %(end)s AND counted
 
 
 def daily_usage_rebuild(*, start: date, end: date) -> None:
-    """Recompute DailyUsage for days in [start, end) from the ledger: after a reorg, or a check."""
+    """Recompute DailyUsage for days in [start, end) from the ledger: after a reorg, or a check.
+    Days before the raw-retention horizon are left as they are: their raw rows were pruned."""
+    from .partitions import raw_pruned_before
+
+    horizon = raw_pruned_before()
+    if horizon is not None:
+        start = max(start, horizon)
+        if start >= end:
+            return
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("LOCK TABLE usage_dailyusage IN SHARE ROW EXCLUSIVE MODE")
         cursor.execute(
