@@ -249,7 +249,7 @@ def _summary(d: dict) -> dict:
         "copy_rows_per_s": copy_rps,
         "copy_method": copy.get("method"),
         "ingest_ratio_vs_copy": round(ingest_rps / copy_rps, 4) if ingest_rps and copy_rps else None,
-        "ingest_rows_per_s_with_caps_task": ingest.get("rows_per_s_with_caps_task"),
+        "ingest_rows_per_s_with_follow_up_tasks": ingest.get("rows_per_s_with_follow_up_tasks"),
         "leaderboard_ms": lb.get("ms"),
         "leaderboard_sql_ms": lb.get("sql_ms"),
         "leaderboard_ratio_vs_sql": lb.get("ratio_vs_sql"),
