@@ -3,9 +3,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
-import psycopg
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from leaderboard.access import viewer_for
@@ -139,12 +137,10 @@ def test_snapshots_of_periods_that_are_no_longer_presets_are_dropped(company):
     assert min(WeeklyRanking.objects.values_list("week", flat=True)) > date(2026, 9, 20)
 
 
-def test_a_second_refresh_while_one_runs_says_it_is_busy(company):
-    name = connection.settings_dict["NAME"]
-    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={name}", autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s)", [REFRESH_LOCK])
-        with pytest.raises(RefreshBusy):
-            board_snapshots_refresh(today=TODAY)
+def test_a_second_refresh_while_one_runs_says_it_is_busy(company, other_connection):
+    other_connection.execute("SELECT pg_advisory_lock(%s)", [REFRESH_LOCK])
+    with pytest.raises(RefreshBusy):
+        board_snapshots_refresh(today=TODAY)
 
 
 def test_weekly_ranks_read_ahead_equal_the_ranks_computed_live(company):

@@ -197,6 +197,28 @@ def test_unmapped_usage_is_reattributed_after_mapping(ingest, ada):
     assert usage_reattribute(identities=[("anthropic", "api_key_id", "apikey_2")]) == 0  # run it twice
 
 
+def test_reattribution_waits_for_an_import_holding_the_same_days(ada, other_connection):
+    from django.db import OperationalError, connection
+
+    # A row as ingest writes it (made directly: an import here would hold the day's lock itself).
+    batch = ImportBatch.objects.create(filename="x.json", size_bytes=1, sha256="0" * 64, status="done")
+    UsageRecord.objects.create(
+        batch=batch, dataset="anthropic_usage", dedup_key="k", bucket_start="2026-10-01T00:00:00Z",
+        bucket_width="1d", day=date(2026, 10, 1), vendor="anthropic", product="api", account="",
+        identity_kind="api_key_id", identity_value="apikey_2", model="claude-sonnet-4-5",
+        model_canonical="claude-sonnet-4-5", long_context=False, input_uncached_tokens=1,
+        cache_read_tokens=0, cache_write_5m_tokens=0, cache_write_1h_tokens=0, output_tokens=0,
+        requests=1, cost_usd=Decimal("1"), cost_source="vendor",
+    )  # fmt: skip
+    VendorIdentity.objects.create(vendor="anthropic", kind="api_key_id", external_id="apikey_2", engineer=ada)
+    # What an import of the same dataset and day holds while it restates those rows.
+    other_connection.execute("SELECT pg_advisory_lock(hashtextextended('anthropic_usage:2026-10-01', 0))")
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '300ms'")
+    with pytest.raises(OperationalError, match="lock timeout"):
+        usage_reattribute(identities=[("anthropic", "api_key_id", "apikey_2")])
+
+
 def test_an_unknown_model_is_kept_unpriced_and_priced_by_an_override(ingest, ada):
     batch = ingest(usage_report(("2026-10-01", [result(model="claude-mystery-9")])))
     assert batch.unpriced_rows == 1

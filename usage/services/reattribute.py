@@ -28,6 +28,19 @@ ORDER BY u.id
 FOR UPDATE OF u
 """
 
+# Ingest makes writers of one dataset and day take turns on these advisory locks (in key order,
+# so no deadlock); re-attribution takes the same ones for the days it touches, so it never moves a
+# row an import is restating, nor an import reads a row this is moving.
+LOCK_SQL = """
+SELECT pg_advisory_xact_lock(k) FROM (
+    SELECT DISTINCT hashtextextended(u.dataset || ':' || u.day::text, 0) AS k
+    FROM usage_usagerecord u
+    JOIN (SELECT * FROM unnest(%(vendors)s::text[], %(kinds)s::text[], %(values)s::text[]) AS t(vendor, kind, value)) ids
+      ON u.vendor = ids.vendor AND u.identity_kind = ids.kind AND u.identity_value = ids.value
+    ORDER BY 1
+) locks
+"""
+
 DELTA_SQL = """
 CREATE TEMP TABLE rollup_delta ON COMMIT DROP AS
 SELECT -1 AS sign, day, old_engineer_id AS engineer_id, vendor, product, model_canonical, input_uncached_tokens,
@@ -49,6 +62,7 @@ def usage_reattribute(*, identities: list[tuple[str, str, str]]) -> int:
         return 0
     vendors, kinds, values = (list(col) for col in zip(*identities, strict=True))
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(LOCK_SQL, {"vendors": vendors, "kinds": kinds, "values": values})
         cursor.execute(CHANGED_SQL, {"vendors": vendors, "kinds": kinds, "values": values})
         cursor.execute("SELECT count(*) FROM changed")
         (count,) = cursor.fetchone()
