@@ -10,7 +10,7 @@ days with spend among the 28 before (too little history to have a baseline).
 Detection is one set-based statement (window functions) that upserts SpendAnomaly rows, unique
 per (engineer, day, rule); only rows it inserts are announced, so re-running never re-alerts.
 The engineer's manager gets an email and the team's webhook a post, each once per day found
-(a day that broke both rules is one message).
+(a day that broke both rules is one message), for days in the last ANOMALY_ALERT_DAYS only.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ ON CONFLICT (engineer_id, day, rule) DO UPDATE
         baseline_mean_usd = EXCLUDED.baseline_mean_usd,
         baseline_std_usd = EXCLUDED.baseline_std_usd
     WHERE billing_spendanomaly.amount_usd IS DISTINCT FROM EXCLUDED.amount_usd
-RETURNING id, xmax = 0 AS inserted
+RETURNING id, xmax = 0 AS inserted, day
 """
 
 
@@ -117,8 +117,12 @@ def spend_anomalies_detect(
     engineer_filter = "AND engineer_id = ANY(%(engineers)s)" if engineer_ids is not None else ""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(DETECT_SQL.format(engineer_filter=engineer_filter), params)
-        new_ids = [pk for pk, inserted in cursor.fetchall() if inserted]
-        spend_anomalies_notify_queue(anomaly_ids=new_ids)
+        new = [(pk, day) for pk, inserted, day in cursor.fetchall() if inserted]
+        # Only recent days are news: the first run over a backfill finds weeks of anomalies at
+        # once (50,000 engineers: tens of thousands), which are stored and listed, not announced.
+        recent = today - timedelta(days=settings.ANOMALY_ALERT_DAYS - 1)
+        spend_anomalies_notify_queue(anomaly_ids=[pk for pk, day in new if day >= recent])
+        new_ids = [pk for pk, _ in new]
     return new_ids
 
 

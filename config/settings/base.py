@@ -198,6 +198,9 @@ ANOMALY_MIN_DAY_USD = env.float("ANOMALY_MIN_DAY_USD", default=20.0)
 ANOMALY_MIN_ACTIVE_DAYS = env.int("ANOMALY_MIN_ACTIVE_DAYS", default=5)
 # Detection re-checks this many days back (a late or restated export can change a past day).
 ANOMALY_RESCAN_DAYS = env.int("ANOMALY_RESCAN_DAYS", default=35)
+# Managers are told about anomalies of the last N days only; older ones found by a backfill are
+# stored and listed on /anomalies/ without an alert.
+ANOMALY_ALERT_DAYS = env.int("ANOMALY_ALERT_DAYS", default=3)
 if ANOMALY_ZSCORE <= 0 or ANOMALY_MULTIPLE <= 1 or ANOMALY_MIN_DAY_USD < 0 or not 1 <= ANOMALY_MIN_ACTIVE_DAYS <= 28:
     raise ValueError(
         "ANOMALY_ZSCORE > 0, ANOMALY_MULTIPLE > 1, ANOMALY_MIN_DAY_USD >= 0, ANOMALY_MIN_ACTIVE_DAYS 1..28"

@@ -133,6 +133,15 @@ def test_the_manager_is_alerted_once_by_email_and_team_webhook_however_often_det
     assert anomaly.emailed_at and anomaly.webhook_at
 
 
+def test_anomalies_older_than_the_alert_window_are_stored_but_not_announced(org, django_capture_on_commit_callbacks):
+    steady_history(org.alice)
+    spend(org.alice, SPIKE, "25")
+    with django_capture_on_commit_callbacks(execute=True):
+        found = spend_anomalies_detect(today=SPIKE + timedelta(days=3))  # a backfill, found late
+    assert len(found) == 1 and SpendAnomaly.objects.get().emailed_at is None
+    assert mail.outbox == []
+
+
 def test_a_day_that_breaks_both_rules_is_one_message(org, django_capture_on_commit_callbacks):
     steady_history(org.alice)
     spend(org.alice, SPIKE, "400")

@@ -30,7 +30,7 @@ from .base import (
     utc_iso,
 )
 
-CHUNK_ROWS = 100_000  # lines parsed at a time by parse_chunks
+CHUNK_ROWS = 50_000  # lines parsed at a time by parse_chunks: a worker stays well under 500 MB
 FORMAT = "generic_csv"
 DATASET = "generic_csv"
 KIND = "csv"
