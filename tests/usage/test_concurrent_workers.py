@@ -17,6 +17,7 @@ import io
 import random
 import time
 from datetime import date, timedelta
+from unittest import mock
 
 import pytest
 from django.core.files.storage import default_storage
@@ -25,6 +26,7 @@ from django.db import connection, transaction
 from usage.models import DailyUsage, Engineer, ImportBatch, Team, TeamMembership, UsageRecord, VendorIdentity
 from usage.services.ingest import import_batch_create
 from usage.services.rollup import daily_usage_rebuild
+from usage.tasks import import_batch_process_task
 
 from .workers import broker_reachable, celery_workers
 
@@ -202,7 +204,11 @@ def raw_files(transactional_db):
             default_storage.delete(name)
 
 
-def test_concurrent_workers_give_the_totals_of_a_serial_import(transactional_db, raw_files):
+@pytest.mark.parametrize("order", ["as_created", "newest_first"])
+def test_concurrent_workers_give_the_totals_of_a_serial_import(transactional_db, raw_files, monkeypatch, order):
+    """as_created: the tasks import_batch_create queues on commit, in batch-id order (an upload
+    burst). newest_first: the same batches, their tasks published newest first (as retries and
+    requeued stale batches can arrive), so older batches surely run after newer ones."""
     reason = broker_reachable()
     if reason:
         pytest.skip(reason)
@@ -213,8 +219,14 @@ def test_concurrent_workers_give_the_totals_of_a_serial_import(transactional_db,
     # 1. All files queued in one commit, taken by three workers at once.
     with celery_workers(WORKERS) as workers:
         started = time.monotonic()
+        if order == "newest_first":  # import_batch_create's own doorbell is held back
+            monkeypatch.setattr("usage.tasks.import_batch_process_task", mock.Mock())
         with transaction.atomic():  # the tasks are published when this commits: all at once
             ids = [import_batch_create(filename=f"overlap-{f}.csv", raw=raw).pk for f, raw in enumerate(files)]
+        if order == "newest_first":
+            monkeypatch.undo()
+            for batch_id in reversed(ids):
+                import_batch_process_task.delay(batch_id=batch_id)
         batches = wait_for_batches(ids, workers)
         concurrent_seconds = time.monotonic() - started
         output = workers.output()
@@ -236,6 +248,10 @@ def test_concurrent_workers_give_the_totals_of_a_serial_import(transactional_db,
         f" finish order {[file_of_batch[b.pk] for b in by_finish]}: {overtaken} (older, newer) pairs finished newer-first"
     )
     assert together >= 2, output
+    if order == "newest_first":
+        # Each worker holds one task at a time (solo pool, prefetch 1): files 0-2 are taken only
+        # when one of files 3-5 is done, so at least three (older, newer) pairs finish newer-first.
+        assert overtaken >= 3, output
 
     concurrent_ledger = ledger(file_of_batch)
     concurrent_rollup = daily_usage()

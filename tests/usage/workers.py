@@ -95,12 +95,13 @@ def celery_workers(count: int = 1, *, ready_timeout: float = 60) -> Iterator[Wor
                 workers.procs.append(
                     subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
                 )
-        celery_app.conf.task_always_eager = False
-        celery_app.conf.task_routes = {"usage.tasks.*": {"queue": queue}}
+        # update(), not attribute assignment: only update() makes Celery drop its cached router,
+        # which would otherwise send a second test's tasks to the first test's (dead) queue.
+        celery_app.conf.update(task_always_eager=False, task_routes={"usage.tasks.*": {"queue": queue}})
         _wait_ready(workers, ready_timeout)
         yield workers
     finally:
-        celery_app.conf.task_always_eager, celery_app.conf.task_routes = old
+        celery_app.conf.update(task_always_eager=old[0], task_routes=old[1])
         for proc in workers.procs:
             proc.terminate()
         for proc in workers.procs:
@@ -112,6 +113,14 @@ def celery_workers(count: int = 1, *, ready_timeout: float = 60) -> Iterator[Wor
         for log in workers.logs:
             log.unlink(missing_ok=True)
         logdir.rmdir()
+        _forget_queue(queue)
+
+
+def _forget_queue(queue: str) -> None:
+    """The private queue leaves nothing in Redis: messages nobody took (a failed test), its binding."""
+    import redis
+
+    redis.Redis.from_url(BROKER).delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
 
 
 def _wait_ready(workers: Workers, timeout: float) -> None:
