@@ -72,7 +72,7 @@ class Workers:
 
 @contextmanager
 def celery_workers(count: int = 1, *, ready_timeout: float = 60) -> Iterator[Workers]:
-    """Start `count` workers (`--pool solo`: one task at a time each, like `--concurrency 1`) on
+    """Start `count` workers (`--pool solo --concurrency 1`: one task at a time, one reserved) on
     one fresh queue, route `usage.tasks.*` to it, wait until every worker answers a ping, and
     stop them all (a warm shutdown: a running task finishes) on the way out.
 
@@ -90,7 +90,7 @@ def celery_workers(count: int = 1, *, ready_timeout: float = 60) -> Iterator[Wor
             log = logdir / f"{name}.log"
             workers.logs.append(log)
             command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-n", f"{name}@%h"]
-            command += ["--pool", "solo", "--without-gossip", "--without-mingle", "-l", "warning"]
+            command += ["--pool", "solo", "--concurrency", "1", "--without-gossip", "--without-mingle", "-l", "warning"]
             with log.open("w") as out:
                 workers.procs.append(
                     subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
