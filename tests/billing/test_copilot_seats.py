@@ -138,3 +138,19 @@ def test_the_command_detects_the_json_and_takes_the_format_option(people, tmp_pa
         call_command("import_seats", str(csv_path), "--format", "copilot_seats", stdout=out, stderr=io.StringIO())
     call_command("import_seats", str(csv_path), stdout=out, stderr=io.StringIO())
     assert SeatAssignment.objects.filter(vendor="cursor").count() == 1
+
+
+def test_finance_takes_the_copilot_seats_json_on_the_upload_and_shows_its_dollars(people, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from tests.billing.test_finance import finance_user
+
+    client.force_login(finance_user())
+    upload = SimpleUploadedFile(
+        "seats.json", response(seat(), seat(login="graceh", plan="enterprise"), seat(login="x"))
+    )
+    reply = client.post(reverse("billing:finance-seats"), {"file": upload, "month": "2026-10"}, follow=True)
+    body = reply.content.decode()
+    assert "2 seats (2 new, 0 changed, 0 unchanged)" in body and "Unknown GitHub logins, not imported: x" in body
+    assert reply.context["o"].seat_usd == Decimal(58)
