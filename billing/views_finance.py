@@ -17,6 +17,7 @@ from billing.charts import monthly_vendor_spend_figure
 from billing.exports import EXPORT_KINDS, export_write, parse_month
 from billing.finance import RECONCILED_PRODUCTS, finance_overview, month_shift
 from billing.forms import SeatUploadForm
+from billing.services.copilot_seats import copilot_seats_import, looks_like_copilot_seats
 from billing.services.seats import SeatImportError, seats_import
 from leaderboard.access import Viewer, viewer_for
 
@@ -81,7 +82,7 @@ def finance_export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
 @login_required
 @require_POST
 def seats_upload(request: HttpRequest) -> HttpResponse:
-    """A seats CSV from the page: imported whole or not at all (every problem listed)."""
+    """A seats CSV (or the Copilot seats API JSON) from the page: imported whole or not at all."""
     _finance_only(request)
     form = SeatUploadForm(request.POST, request.FILES)
     start = parse_month(request.POST.get("month", "")) or timezone.localdate().replace(day=1)
@@ -90,13 +91,21 @@ def seats_upload(request: HttpRequest) -> HttpResponse:
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return back
     upload = form.cleaned_data["file"]
+    raw = upload.read()
+    unknown_logins: dict[str, list[str]] = {}
     try:
-        result = seats_import(raw=upload.read(), actor=request.user, source="web")
+        if looks_like_copilot_seats(raw):  # GitHub's Copilot seats API response (JSON)
+            copilot = copilot_seats_import(raw=raw, actor=request.user, source="web")
+            result, unknown_logins = copilot.seats, copilot.unknown_logins
+        else:
+            result = seats_import(raw=raw, actor=request.user, source="web")
     except SeatImportError as exc:
         messages.error(request, f"{upload.name}: nothing imported. " + "; ".join(exc.problems[:20]))
         return back
     note = f"{upload.name}: {result.rows} seats ({result.created} new, {result.updated} changed, {result.unchanged} unchanged)."
     if result.unknown_emails:
         note += f" Unknown emails, kept as unmapped seats: {', '.join(sorted(result.unknown_emails))}."
+    if unknown_logins:
+        note += f" Unknown GitHub logins, not imported: {', '.join(sorted(unknown_logins))}."
     messages.success(request, note)
     return back

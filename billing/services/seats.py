@@ -153,7 +153,12 @@ def seats_import(*, raw: bytes | str, actor=None, source: str = "command") -> Se
     """Check the whole file, then upsert every row on (email, vendor, product, start) in one
     transaction; refused (SeatImportError, nothing written) if a row is bad or two
     assignments of one person and tool would overlap. Idempotent; audited."""
-    rows = seat_rows_parse(raw)
+    return seat_rows_save(rows=seat_rows_parse(raw), actor=actor, source=source)
+
+
+def seat_rows_save(*, rows: list[SeatRow], actor=None, source: str = "command") -> SeatImportResult:
+    """Upsert checked rows (seat_rows_parse's, or another reader's such as copilot_seats) in one
+    transaction; refused (SeatImportError, nothing written) if two assignments overlap."""
     result = SeatImportResult()
     known = set(Engineer.objects.filter(email__in={r.email for r in rows}).values_list("email", flat=True))
     for row in rows:

@@ -211,6 +211,10 @@ LITELLM_API_KEY = env("LITELLM_API_KEY", default="")
 CURSOR_API_BASE = env("CURSOR_API_BASE", default="https://api.cursor.com")
 CURSOR_API_KEY = env("CURSOR_API_KEY", default="")
 
+# Monthly USD per GitHub Copilot seat by `plan_type`, for `import_seats --format copilot_seats`
+# (the seats API carries no price). Override as COPILOT_SEAT_PRICES_USD="business=19,enterprise=39".
+COPILOT_SEAT_PRICES_USD = env.dict("COPILOT_SEAT_PRICES_USD", default={"business": "19", "enterprise": "39"})
+
 # Impact page anti-gaming flags (docs/impact.md). Each flag fires on its evidence only.
 # (a) Agents left running: at least this much spend over the last N days with no commit, PR or accepted line.
 IMPACT_IDLE_DAYS = env.int("IMPACT_IDLE_DAYS", default=7)

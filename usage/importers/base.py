@@ -87,6 +87,8 @@ IMPACT_METRICS: dict[str, str] = {
     "ai_edits_accepted": "AI edit proposals accepted (Claude Code tool_actions *.accepted)",
     "ai_edits_rejected": "AI edit proposals rejected (Claude Code tool_actions *.rejected)",
     "ai_sessions": "AI tool sessions (Claude Code num_sessions)",
+    "ai_tabs_accepted": "AI tab completions accepted (Cursor totalTabsAccepted)",
+    "ai_requests": "requests to an AI agent or chat (Cursor composer + chat + agent requests + Cmd-K uses)",
 }
 
 

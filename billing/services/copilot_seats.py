@@ -1,0 +1,171 @@
+"""Import of GitHub Copilot seats: the JSON of `GET /orgs/{org}/copilot/billing/seats` (or the
+enterprise variant), one page `{total_seats, seats: [...]}` or several pages as a JSON array.
+
+The response has no price and no email. Each seat becomes a row of the seat ledger
+(billing/services/seats.py, saved by its `seat_rows_save`, so the same upsert, overlap check and
+audit as the CSV import):
+- email: `assignee.login` matched case-insensitively to `Engineer.github_login`; a login nobody
+  has cannot be charged to anyone (the ledger is keyed by email), so it is left out and reported
+  with its location (`seats[3]`) — import the org chart with that `github_login`, then import again;
+- vendor `github`, product `copilot`;
+- monthly_price_usd: settings.COPILOT_SEAT_PRICES_USD[plan_type] (`business` 19, `enterprise` 39);
+- start: `created_at`'s UTC day; end: `pending_cancellation_date` (the last day paid, inclusive)
+  or ongoing.
+As with the CSV, the whole file is checked first: a seat without a login, with an unreadable date
+or with a plan that has no price refuses the file, every problem named by location. Importing the
+same response again changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db.models.functions import Lower
+
+from usage.models import Engineer
+
+from .seats import SeatImportError, SeatImportResult, SeatRow, seat_rows_save
+
+VENDOR = "github"
+PRODUCT = "copilot"
+
+
+@dataclass
+class CopilotSeatImportResult:
+    seats: SeatImportResult
+    unknown_logins: dict[str, list[str]] = field(default_factory=dict)  # login -> locations
+
+
+@dataclass(frozen=True)
+class _Seat:
+    location: str
+    login: str
+    plan: str
+    start_on: date
+    end_on: date | None
+
+
+def looks_like_copilot_seats(raw: bytes) -> bool:
+    """A JSON document (the seats API), as opposed to the seat CSV."""
+    return raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+
+
+def copilot_seats_import(*, raw: bytes | str, actor=None, source: str = "command") -> CopilotSeatImportResult:
+    """Check the whole response, map logins to people, then save through the seat ledger.
+    SeatImportError (nothing written) lists every problem."""
+    seats = _read(raw)
+    prices = _prices()
+    problems = [
+        f"{s.location}: plan_type {s.plan!r} has no price in COPILOT_SEAT_PRICES_USD ({', '.join(sorted(prices))})"
+        for s in seats
+        if s.plan not in prices
+    ]
+    if problems:
+        raise SeatImportError(problems)
+    emails = _emails_by_login({s.login for s in seats})
+    unknown: dict[str, list[str]] = {}
+    rows: dict[tuple, SeatRow] = {}
+    locations: dict[tuple, str] = {}
+    for n, s in enumerate(seats, start=1):
+        email = emails.get(s.login)
+        if email is None:
+            unknown.setdefault(s.login, []).append(s.location)
+            continue
+        row = SeatRow(n, email, VENDOR, PRODUCT, prices[s.plan], s.start_on, s.end_on)
+        key = (email, s.start_on)
+        if key in rows and (rows[key].monthly_price_usd, rows[key].end_on) != (row.monthly_price_usd, row.end_on):
+            problems.append(f"{s.location}: the same person and start as {locations[key]}, with another plan or end")
+        elif key not in rows:
+            rows[key], locations[key] = row, s.location
+    if problems:
+        raise SeatImportError(problems)
+    result = seat_rows_save(rows=list(rows.values()), actor=actor, source=source)
+    return CopilotSeatImportResult(result, unknown)
+
+
+def _prices() -> dict[str, Decimal]:
+    prices = {}
+    for plan, value in settings.COPILOT_SEAT_PRICES_USD.items():
+        try:
+            price = Decimal(str(value))
+        except InvalidOperation:
+            raise SeatImportError([f"COPILOT_SEAT_PRICES_USD[{plan!r}] is not a number: {value!r}"]) from None
+        if not price.is_finite() or price < 0:
+            raise SeatImportError([f"COPILOT_SEAT_PRICES_USD[{plan!r}] must be a price >= 0: {value!r}"])
+        prices[str(plan).lower()] = price
+    return prices
+
+
+def _emails_by_login(logins: set[str]) -> dict[str, str]:
+    found = (
+        Engineer.objects.annotate(login=Lower("github_login"))
+        .filter(login__in=logins)
+        .order_by("login", "email")
+        .values_list("login", "email")
+    )
+    emails: dict[str, str] = {}
+    for login, email in found:
+        emails.setdefault(login, email.lower())
+    return emails
+
+
+def _read(raw: bytes | str) -> list[_Seat]:
+    text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SeatImportError([f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]) from None
+    pages = doc if isinstance(doc, list) else [doc]
+    if not pages or not all(isinstance(p, dict) and isinstance(p.get("seats"), list) for p in pages):
+        raise SeatImportError(
+            ['expected the Copilot seats API response: an object with a "seats" list (or a list of such pages)']
+        )
+    problems: list[str] = []
+    seats: list[_Seat] = []
+    for p, page in enumerate(pages):
+        prefix = f"[{p}]." if isinstance(doc, list) else ""
+        for i, item in enumerate(page["seats"]):
+            location = f"{prefix}seats[{i}]"
+            try:
+                seats.append(_seat(item, location))
+            except ValueError as exc:
+                problems.append(f"{location}: {exc}")
+    if problems:
+        raise SeatImportError(problems)
+    if not seats:
+        raise SeatImportError(["the response has no seats"])
+    return seats
+
+
+def _seat(item: object, location: str) -> _Seat:
+    if not isinstance(item, dict):
+        raise ValueError("the seat is not an object")
+    assignee = item.get("assignee")
+    login = assignee.get("login") if isinstance(assignee, dict) else None
+    if not isinstance(login, str) or not login.strip():
+        raise ValueError("assignee.login is missing: no one to charge the seat to")
+    plan = item.get("plan_type")
+    if not isinstance(plan, str) or not plan.strip():
+        raise ValueError("plan_type is missing: the price comes from the plan")
+    created = item.get("created_at")
+    try:
+        moment = datetime.fromisoformat(created) if isinstance(created, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValueError(f"created_at is not an ISO-8601 time with an offset: {created!r}")
+    start = moment.astimezone(UTC).date()
+    cancel = item.get("pending_cancellation_date")
+    end = None
+    if cancel not in (None, ""):
+        try:
+            end = date.fromisoformat(str(cancel)[:10])
+        except ValueError:
+            raise ValueError(f"pending_cancellation_date is not a date: {cancel!r}") from None
+        if end < start:
+            raise ValueError(f"pending_cancellation_date {end} is before created_at's day {start}")
+    return _Seat(location, login.strip().lower(), plan.strip().lower(), start, end)
