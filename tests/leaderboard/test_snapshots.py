@@ -100,11 +100,13 @@ def test_any_write_to_the_rollup_makes_the_snapshot_stale_until_the_next_refresh
     assert stored.rows[0].name == "Person 03" and stored == live
 
 
-def test_a_stale_snapshot_is_served_within_the_accepted_staleness(company, privacy, settings):
+def test_a_stale_snapshot_is_served_within_the_accepted_staleness(company, privacy, settings, client):
     board_snapshots_refresh(today=TODAY)
     DailyUsage.objects.filter(engineer=company[0]).delete()
     settings.LEADERBOARD_SNAPSHOT_MAX_STALE_SECONDS = 600
     assert board_snapshot(period=OCTOBER) is not None
+    client.force_login(company[0].user)
+    assert "Ranks as of" in client.get("/?start=2026-10-01&end=2026-11-01").content.decode()
     BoardSnapshot.objects.update(built_at=timezone.now() - timedelta(hours=1))
     assert board_snapshot(period=OCTOBER) is None
 
@@ -191,6 +193,7 @@ def test_the_board_read_from_a_snapshot_makes_the_same_queries_at_10_and_1000_en
     with django_assert_num_queries(9):
         response = client.get(f"/?{OCTOBER_QUERY}")
     assert response.context["snapshot"] is not None and response.context["board"].people == 10
+    assert "Ranks as of" not in response.content.decode()  # current: no note
 
     bulk_engineers(990, first=10)
     board_snapshots_refresh(today=TODAY)
