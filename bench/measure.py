@@ -157,6 +157,12 @@ STATEMENT_LABELS = (
     ("INSERT INTO usage_dailyusage", "rollup: insert new keys"),
     ("DELETE FROM usage_dailyusage", "rollup: delete emptied keys"),
     ("CREATE TEMP TABLE stage_usage", "create staging tables"),
+    ("DELETE FROM stage_usage s USING stage_usage t", "drop keys repeated across chunks (staging self-join)"),
+    ("FROM stage_usage WHERE day <", "refuse days before the retention horizon"),
+    ("usage_sourcepriority", "source priorities (primary-source rule)"),
+    ("count(*) FILTER (WHERE engineer_id IS NULL)", "batch statistics"),
+    ("SELECT DISTINCT engineer_id FROM resolved", "engineers touched"),
+    ("usage_rejectedrow", "rejected rows"),
 )
 
 
