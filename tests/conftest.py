@@ -15,15 +15,12 @@ def samples() -> Path:
 
 @pytest.fixture
 def other_connection(db):
-    """A second session on the test database (autocommit), as another worker would have."""
+    """A second session on the test database (autocommit), as another worker would have; opened
+    with the parameters Django's own connection uses (TCP or the embedded server's socket)."""
     import psycopg
     from django.db import connection
 
-    s = connection.settings_dict
-    params = {"dbname": s["NAME"], "user": s["USER"] or "postgres", "host": s["HOST"] or None}
-    if s["PORT"]:
-        params["port"] = s["PORT"]
-    if s["PASSWORD"]:
-        params["password"] = s["PASSWORD"]
+    connection.ensure_connection()
+    params = connection.get_connection_params()
     with psycopg.connect(autocommit=True, **params) as conn:
         yield conn
