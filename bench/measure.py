@@ -163,12 +163,13 @@ STATEMENT_LABELS = (
     ("count(*) FILTER (WHERE engineer_id IS NULL)", "batch statistics"),
     ("SELECT DISTINCT engineer_id FROM resolved", "engineers touched"),
     ("usage_rejectedrow", "rejected rows"),
-    ("COMMIT", "commit (the ledger's deferred foreign-key checks, one per row; WAL flush)"),
 )
 
 
 def _statement_label(sql: str) -> str:
     text = " ".join(sql.split())
+    if text.upper() == "COMMIT":
+        return "commit (the ledger's deferred foreign-key checks, one per row; WAL flush)"
     for needle, label in STATEMENT_LABELS:
         if needle in text:
             return label
