@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .base import ParsedExport, Rejection, natural_key, usage_frame, usd_text
-from .readers import CsvRow, day_start, dollars, find_columns, read_csv
+from .readers import CsvRow, day_start, dollars, find_columns, header_names, read_csv
 
 FORMAT = "copilot_metered"
 DATASET = "copilot_metered"
@@ -37,8 +37,7 @@ REQUIRED = ("date", "product", "sku", "net_amount")
 
 
 def detect_bytes(head: bytes) -> bool:
-    first = head.decode("utf-8", errors="replace").splitlines()[:1]
-    names = {name.strip().strip('"').lower() for name in first[0].split(",")} if first else set()
+    names = header_names(head)
     return {"product", "sku", "net_amount"} <= names
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from .base import ParsedExport, Rejection, natural_key, non_negative_int, usage_frame, usd_text
-from .readers import CsvRow, dollars, find_columns, iso_time, read_csv
+from .readers import CsvRow, dollars, find_columns, header_names, iso_time, read_csv
 
 FORMAT = "cursor_csv"
 DATASET = "cursor_csv"
@@ -42,8 +42,7 @@ FREE_WORDS = ("included", "free", "no charge", "not charged", "-")
 
 
 def detect_bytes(head: bytes) -> bool:
-    first = head.decode("utf-8", errors="replace").splitlines()[:1]
-    names = {name.strip().strip('"').lower() for name in first[0].split(",")} if first else set()
+    names = header_names(head)
     return {"date", "model", "input (w/o cache write)", "cache read"} <= names
 
 

@@ -29,6 +29,7 @@ from .base import (
     usd_text,
     utc_iso,
 )
+from .readers import header_names
 
 CHUNK_ROWS = 50_000  # lines parsed at a time by parse_chunks: a worker stays well under 500 MB
 FORMAT = "generic_csv"
@@ -60,8 +61,7 @@ NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 def detect_bytes(head: bytes) -> bool:
-    first_line = head.decode("utf-8", errors="replace").splitlines()[:1]
-    names = {name.strip().strip('"') for name in first_line[0].split(",")} if first_line else set()
+    names = header_names(head, lower=False)
     return {"vendor", "model", "output_tokens"} <= names
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from .base import IMPACT_METRICS, ParsedExport, ParseError, Rejection, impact_frame, natural_key, non_negative_int
-from .readers import DAY_PATTERN, find_columns, read_csv
+from .readers import DAY_PATTERN, find_columns, header_names, read_csv
 
 FORMAT = "generic_impact"
 DATASET = "generic_impact"
@@ -18,8 +18,7 @@ COLUMNS = {name: (name,) for name in ("email", "day", "metric", "value")}
 
 
 def detect_bytes(head: bytes) -> bool:
-    first_line = head.decode("utf-8", errors="replace").splitlines()[:1]
-    names = {name.strip().strip('"').lower() for name in first_line[0].split(",")} if first_line else set()
+    names = header_names(head)
     return {"email", "day", "metric", "value"} <= names
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from .base import ParsedExport, ParseError, Rejection, impact_frame, natural_key, non_negative_int
-from .readers import find_columns, read_csv
+from .readers import find_columns, header_names, read_csv
 
 FORMAT = "github_prs"
 DATASET = "github_prs"
@@ -30,8 +30,7 @@ COLUMNS = {
 
 
 def detect_bytes(head: bytes) -> bool:
-    first_line = head.decode("utf-8", errors="replace").splitlines()[:1]
-    names = {name.strip().strip('"').lower() for name in first_line[0].split(",")} if first_line else set()
+    names = header_names(head)
     return {"repo", "number", "author_login", "merged_at"} <= names
 
 

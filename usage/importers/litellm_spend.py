@@ -34,7 +34,7 @@ from .base import (
     usage_frame,
     usd_text,
 )
-from .readers import as_object, iso_time, read_csv
+from .readers import as_object, header_names, iso_time, read_csv
 
 FORMAT = "litellm_spend"
 DATASET = "litellm_spend"
@@ -48,8 +48,7 @@ def detect(doc: object) -> bool:
 
 
 def detect_bytes(head: bytes) -> bool:
-    first = head.decode("utf-8", errors="replace").splitlines()[:1]
-    names = {name.strip().strip('"') for name in first[0].split(",")} if first else set()
+    names = header_names(head, lower=False)
     return {"request_id", "spend", "startTime"} <= names
 
 

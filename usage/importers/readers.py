@@ -40,6 +40,13 @@ def decode_text(raw: bytes, *, what: str) -> str:
     return text
 
 
+def header_names(head: bytes, *, lower: bool = True) -> set[str]:
+    """The column names on a CSV's first line, for detect_bytes (quotes and spaces stripped)."""
+    first = head.decode("utf-8", errors="replace").splitlines()[:1]
+    names = {name.strip().strip('"') for name in first[0].split(",")} if first else set()
+    return {name.lower() for name in names} if lower else names
+
+
 def is_zip(raw: bytes) -> bool:
     return raw[:4] in ZIP_MAGICS
 
