@@ -122,7 +122,11 @@ def natural_key(*parts: object) -> str:
 
 def usage_frame(rows: list[dict]) -> pd.DataFrame:
     """Build a usage frame with the canonical columns and dtypes from row dicts."""
-    frame = pd.DataFrame(rows, columns=list(USAGE_COLUMNS))
+    return usage_frame_types(pd.DataFrame(rows, columns=list(USAGE_COLUMNS)))
+
+
+def usage_frame_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """The canonical dtypes on a frame of USAGE_COLUMNS."""
     for col in (*TOKEN_COLUMNS, "requests"):
         frame[col] = frame[col].fillna(0).astype("int64")
     frame["long_context"] = frame["long_context"].fillna(False).astype(bool)

@@ -8,6 +8,8 @@ Each bad row becomes a rejection at "line N" (the physical line, the header is l
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import io
 import re
 from collections.abc import Iterator
@@ -16,9 +18,11 @@ from decimal import Decimal, InvalidOperation
 from itertools import islice
 from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 
 from .base import (
+    USAGE_COLUMNS,
     ParsedExport,
     ParseError,
     Rejection,
@@ -26,6 +30,7 @@ from .base import (
     non_negative_decimal,
     non_negative_int,
     usage_frame,
+    usage_frame_types,
     usd_text,
     utc_iso,
 )
@@ -57,6 +62,20 @@ COUNT_COLUMNS = (
     "requests",
 )
 DAY_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Cells in canonical form, read by one expression per line (_canonical_rows); anything else goes
+# through the CSV reader and _row. Text: printable ASCII without quote, comma or backslash, not
+# padded (json.dumps writes it unchanged in a natural key).
+_EDGE = r"[!#-+\--\[\]-~]"
+_TEXT = rf"{_EDGE}(?:[ !#-+\--\[\]-~]*{_EDGE})?"
+CANONICAL_CELLS = {
+    "day": r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
+    "timestamp": r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])",
+    **dict.fromkeys(("vendor", "product", "model", "email", "identity_kind", "identity_value"), _TEXT),
+    "account": f"(?:{_TEXT})?",
+    **dict.fromkeys(COUNT_COLUMNS, "[0-9]{0,18}"),
+    "cost_usd": r"(?:(?:0|[1-9][0-9]*)(?:\.[0-9]+)?)?",
+}
 NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
@@ -66,8 +85,7 @@ def detect_bytes(head: bytes) -> bool:
 
 
 def parse(raw: bytes) -> ParsedExport:
-    lines, frame = _read(_decode(raw))
-    return _parsed(lines, frame, first_line=2)
+    return _parsed(_lines(_decode(raw)), first_line=2)
 
 
 def parse_chunks(fh: BinaryIO, *, rows: int | None = None) -> Iterator[ParsedExport]:
@@ -86,10 +104,10 @@ def parse_chunks(fh: BinaryIO, *, rows: int | None = None) -> Iterator[ParsedExp
         if not lines:
             return
         try:
-            _, frame = _read("\n".join([header, *lines]) + "\n")
+            parsed = _parsed([header, *lines], first_line=line_no + 1)
         except ParseError as exc:
             raise ParseError(f"lines {line_no + 1}-{line_no + len(lines)}: {exc}") from exc
-        yield _parsed([header, *lines], frame, first_line=line_no + 1)
+        yield parsed
         line_no += len(lines)
 
 
@@ -102,46 +120,165 @@ def _decode_line(raw: bytes, line: int) -> str:
         ) from exc
 
 
-def _parsed(lines: list[str], frame: pd.DataFrame, *, first_line: int) -> ParsedExport:
-    """Rows and rejections of `frame` (cells of `lines[1:]`), the first on physical line `first_line`."""
-    by_key: dict[str, tuple[int, dict]] = {}  # dedup_key -> (line, row)
-    rejections = []
-    for index, values in enumerate(frame.to_dict("records")):
-        line = index + first_line
-        text = lines[index + 1]
-        if not any(values.values()):
-            continue  # a blank line holds no data
+def _parsed(lines: list[str], *, first_line: int) -> ParsedExport:
+    """Rows and rejections of `lines` (a header, then rows, the first on physical line `first_line`).
+
+    Lines in canonical form are read by one regular expression and converted a column at a time
+    (_canonical_rows); every other line goes through the CSV reader and _row, which reads the
+    forms the fast path leaves out and words every rejection. Either way a line gives the same
+    row (tests/usage/test_generic_csv_fast.py).
+    """
+    header = _header(lines[0])
+    body = lines[1:]
+    fast, others = _canonical_rows(header, body, first_line)
+    frame = _read_lines(lines, others)
+    blank = (frame == "").all(axis=1)  # a blank line holds no data
+    pending = frame.loc[~blank]
+    slow, slow_positions = [], []
+    rejections = []  # (the line that decided it, rejection): sorted into file order below
+    for position, values in zip(pending.index, pending.to_dict("records"), strict=True):
+        line = position + first_line
         try:
-            row = _row(values, f"line {line}")
+            slow.append(_row(values, f"line {line}"))
+            slow_positions.append(position)
         except ValueError as exc:
-            rejections.append(Rejection(f"line {line}", str(exc), text[:500]))
-            continue
-        if row["dedup_key"] in by_key:
-            # The last occurrence counts, as the ingest service does for every format.
-            earlier, _ = by_key.pop(row["dedup_key"])
-            reason = (
-                f"duplicate of line {line}, which counts instead (same time, vendor, product, account, identity, model)"
-            )
-            rejections.append(Rejection(f"line {earlier}", reason, lines[earlier - first_line + 1][:500]))
-        by_key[row["dedup_key"]] = (line, row)
-    rows = [row for _, row in by_key.values()]
-    return ParsedExport(FORMAT, DATASET, "attribution", usage_frame(rows), rejections)
+            rejections.append((line, Rejection(f"line {line}", str(exc), body[position][:500])))
+    rows = fast
+    if slow:
+        others = usage_frame(slow).set_axis(slow_positions)
+        rows = others if fast.empty else pd.concat([fast, others]).sort_index()
+    # A key seen again: the later line counts (as the ingest service does for every format), and
+    # each earlier one is reported when the next one is read.
+    keys = rows["dedup_key"]
+    superseded = keys.duplicated(keep="last")
+    if superseded.any():
+        later = pd.Series(rows.index, index=rows.index).groupby(keys.to_numpy()).shift(-1)
+        reason = "duplicate of line {}, which counts instead (same time, vendor, product, account, identity, model)"
+        for position, next_position in zip(rows.index[superseded], later[superseded].astype(int), strict=True):
+            next_line = next_position + first_line
+            rejection = Rejection(f"line {position + first_line}", reason.format(next_line), body[position][:500])
+            rejections.append((next_line, rejection))
+        rejections.sort(key=lambda item: item[0])
+    rows = rows.loc[~superseded].reset_index(drop=True)
+    return ParsedExport(FORMAT, DATASET, "attribution", rows, [rejection for _, rejection in rejections])
+
+
+def _canonical_rows(header: list[str], body: list[str], first_line: int) -> tuple[pd.DataFrame, list[int]]:
+    """The rows of the lines in canonical form (plain ASCII cells, no quotes or padding, whole
+    counts, plain decimals), converted column by column, and the positions of all other lines.
+    The checks here only need to be strict, never complete: what they leave goes to _row."""
+    matches = list(map(_canonical_line(tuple(header)).fullmatch, body))
+    positions = np.array([n for n, match in enumerate(matches) if match], dtype=np.int64)
+    # Canonical lines hold no quotes: their cells are what lies between the commas.
+    flat = ",".join([line for line, match in zip(body, matches, strict=True) if match]).split(",")
+    cells = {name: flat[n :: len(header)] if len(positions) else [] for n, name in enumerate(header)}
+    ok = np.ones(len(positions), dtype=bool)
+    if "day" in cells:
+        day = pd.Series(cells["day"], dtype=str)
+        ok &= pd.to_datetime(day, format="%Y-%m-%d", errors="coerce").notna().to_numpy()
+        start, width = (day + "T00:00:00Z").tolist(), "1d"
+    else:
+        moment = pd.to_datetime(pd.Series(cells["timestamp"], dtype=str), utc=True, format="ISO8601", errors="coerce")
+        # Years far from ours have edge cases (an offset past year 1): _row decides those.
+        ok &= (moment.notna() & moment.dt.year.between(1900, 2200)).to_numpy()
+        start, width = _utc_iso(moment.where(ok, pd.Timestamp(0, tz="UTC"))), "event"
+    vendor = [text.lower() for text in cells["vendor"]]
+    product = [text.lower() for text in cells["product"]]
+    model = list(cells["model"])
+    account = [text or "" for text in cells.get("account", ())] or [""] * len(positions)
+    if "email" in cells:
+        kind, value = ["email"] * len(positions), [text.lower() for text in cells["email"]]
+        ok &= np.array(["@" in text for text in value], dtype=bool)
+    else:
+        kind = list(cells["identity_kind"])
+        value = [text.lower() if k == "email" else text for k, text in zip(kind, cells["identity_value"], strict=True)]
+        ok &= np.array([k != "email" or "@" in text for k, text in zip(kind, value, strict=True)], dtype=bool)
+    widths = [width] * len(positions)
+    # The cells are printable ASCII without quote or backslash: json.dumps would write them as they are.
+    keys = [
+        hashlib.sha256(('["' + '","'.join(parts) + '"]').encode()).hexdigest()[:32]
+        for parts in zip(start, widths, vendor, product, account, kind, value, model, strict=True)
+    ]
+    counts = {
+        name: np.array([int(text) if text else 0 for text in cells[name]], dtype=np.int64) if name in cells else 0
+        for name in COUNT_COLUMNS
+    }
+    # A plain decimal is already in usd_text's form; empty means "price it from the tokens".
+    cost = [text or None for text in cells["cost_usd"]] if "cost_usd" in cells else None
+    rows = pd.DataFrame(
+        {
+            "dedup_key": keys,
+            "bucket_start": start,
+            "bucket_width": width,
+            "vendor": vendor,
+            "product": product,
+            "account": account,
+            "identity_kind": kind,
+            "identity_value": value,
+            "model": model,
+            "long_context": False,
+            **counts,
+            "cost_usd": cost,
+            "location": [f"line {n + first_line}" for n in positions.tolist()],
+        },
+        index=positions,
+        columns=list(USAGE_COLUMNS),
+    )
+    rows = usage_frame_types(rows.loc[ok])
+    done = set(positions[ok].tolist())
+    return rows, [n for n in range(len(body)) if n not in done]
+
+
+@functools.lru_cache(maxsize=32)
+def _canonical_line(header: tuple[str, ...]) -> re.Pattern:
+    """One expression for a whole line in canonical form under this header (see _canonical_rows)."""
+    return re.compile(",".join(f"(?:{CANONICAL_CELLS[name]})" for name in header))
+
+
+def _utc_iso(moment: pd.Series) -> list[str]:
+    """utc_iso() of each time: whole seconds without a fraction, else six digits, then Z."""
+    text = np.datetime_as_string(moment.dt.tz_localize(None).to_numpy().astype("datetime64[us]"), unit="us")
+    whole = (moment.dt.microsecond == 0).to_numpy()
+    return [f"{t[:19]}Z" if w else f"{t}Z" for t, w in zip(text.tolist(), whole.tolist(), strict=True)]
+
+
+def _read_lines(lines: list[str], positions: list[int]) -> pd.DataFrame:
+    """The cells of these body lines (by position) as strings, indexed by position."""
+    if not positions:
+        return pd.DataFrame(columns=_header(lines[0]), dtype=str)
+    if len(positions) == len(lines) - 1:
+        text = "\n".join(lines) + "\n"
+    else:
+        text = "\n".join([lines[0], *(lines[n + 1] for n in positions)]) + "\n"
+    try:
+        _, frame = _read(text)
+    except ParseError:
+        _read("\n".join(lines) + "\n")  # the whole chunk names the right line
+        raise
+    return frame.set_axis(positions)
+
+
+def _lines(text: str) -> list[str]:
+    lines = NEWLINE.split(text)
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def _read(text: str) -> tuple[list[str], pd.DataFrame]:
     """The physical lines (for locations and raw text) and the cells as strings, header checked."""
-    lines = NEWLINE.split(text)
-    if lines[-1] == "":
-        lines.pop()
+    lines = _lines(text)
     header = _header(lines[0])
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False)
+        # The header read as a row: a row with more values than it has names is an error naming
+        # the line (with a header, pandas would quietly take a first extra column as the index).
+        frame = pd.read_csv(io.StringIO(text), header=None, dtype=str, keep_default_na=False, skip_blank_lines=False)
     except pd.errors.ParserError as exc:
-        # Typically a row with more values than the header has columns; pandas names the line.
         raise ParseError(f"the CSV cannot be read: {str(exc).strip()}") from exc
-    if len(frame) != len(lines) - 1:
+    if len(frame) != len(lines):
         # Locations are physical lines, so each row must sit on one line.
         raise ParseError("a quoted value runs over several lines; put each row on one line")
+    frame = frame.iloc[1:].reset_index(drop=True)
     frame.columns = header
     return lines, frame
 
@@ -227,7 +364,10 @@ def _timestamp(text: str) -> str:
         raise ValueError(f"timestamp is not an ISO-8601 time: {text!r}") from None
     if moment.tzinfo is None:
         raise ValueError(f"timestamp has no UTC offset: {text!r}; end it with Z or +HH:MM")
-    return utc_iso(moment)
+    try:
+        return utc_iso(moment)
+    except OverflowError:  # 0001-01-01T00:30+01:00 is a time before year 1 in UTC
+        raise ValueError(f"timestamp is out of range: {text!r}") from None
 
 
 def _required(values: dict, name: str) -> str:
