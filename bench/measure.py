@@ -149,6 +149,9 @@ class PhaseTimer:
 
 STATEMENT_LABELS = (
     ("pg_advisory_xact_lock", "lock the batch's days"),
+    ("CREATE TEMP TABLE existing", "the ledger's rows for the staged keys (EXISTING_SQL)"),
+    ("CREATE TEMP TABLE stage_identity", "who each distinct identity is (IDENTITIES_SQL)"),
+    ("ANALYZE stage_usage", "statistics of the staged rows (ANALYZE)"),
     ("CREATE TEMP TABLE resolved", "resolve identities + price (RESOLVE_SQL)"),
     ("CREATE TEMP TABLE rollup_delta_sum", "aggregate the delta by rollup key"),
     ("CREATE TEMP TABLE rollup_delta", "rows replaced + rows written (DELTA_SQL)"),

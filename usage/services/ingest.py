@@ -34,6 +34,7 @@ from .rollup import rollup_apply_delta
 
 logger = logging.getLogger(__name__)
 COPY_CHUNK_ROWS = 200_000
+INGEST_WORK_MEM = "128MB"
 
 
 @dataclass(frozen=True)
@@ -315,8 +316,9 @@ def price_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 STAGE_USAGE_DDL = """
 CREATE TEMP TABLE stage_usage (
-    dedup_key text, bucket_start timestamptz, bucket_width text, vendor text, product text,
-    account text, identity_kind text, identity_value text, model text, long_context boolean,
+    dedup_key text NOT NULL, bucket_start timestamptz NOT NULL, bucket_width text, vendor text NOT NULL,
+    product text, account text NOT NULL, identity_kind text NOT NULL, identity_value text NOT NULL,
+    model text NOT NULL, long_context boolean NOT NULL,
     input_uncached_tokens bigint, cache_read_tokens bigint, cache_write_5m_tokens bigint,
     cache_write_1h_tokens bigint, output_tokens bigint, requests bigint, cost_usd numeric,
     location text, day date, ord bigint
@@ -336,6 +338,44 @@ WHERE t.dedup_key = s.dedup_key AND t.bucket_start = s.bucket_start AND t.ord > 
 RETURNING s.location
 """
 
+# The ledger's rows for the staged keys, read once, after the locks: whether a newer batch has
+# already restated them, and the sums that leave the rollup when they are replaced.
+EXISTING_SQL = """
+CREATE TEMP TABLE existing ON COMMIT DROP AS
+SELECT u.dedup_key, u.bucket_start, u.batch_id, u.counted, u.day, u.engineer_id, u.vendor, u.product,
+       u.model_canonical, u.input_uncached_tokens, u.cache_read_tokens, u.cache_write_5m_tokens,
+       u.cache_write_1h_tokens, u.output_tokens, u.requests, u.cost_usd, u.cost_source
+FROM stage_usage s
+JOIN usage_usagerecord u
+  ON u.dataset = %(dataset)s AND u.dedup_key = s.dedup_key AND u.bucket_start = s.bucket_start
+-- The batch's time span as constants: only its months' partitions are planned and read.
+WHERE u.bucket_start BETWEEN %(first)s AND %(last)s;
+ANALYZE existing;
+"""
+
+# Who each distinct identity of the batch is (a few thousand, where rows are hundreds of
+# thousands), and whether each account's rows count (rule 1: another dataset may be primary
+# for this spend, usage/services/counting.py).
+IDENTITIES_SQL = """
+CREATE TEMP TABLE stage_identity ON COMMIT DROP AS
+SELECT i.vendor, i.identity_kind, i.identity_value, COALESCE(vi.engineer_id, e.id, g.id) AS engineer_id
+FROM (SELECT DISTINCT vendor, identity_kind, identity_value FROM stage_usage) i
+LEFT JOIN usage_vendoridentity vi
+       ON vi.vendor = i.vendor AND vi.kind = i.identity_kind AND vi.external_id = i.identity_value
+-- Two equi-joins, not one OR-join: an OR condition forces a nested loop (rows x engineers).
+LEFT JOIN usage_engineer e
+       ON i.identity_kind = 'email' AND lower(e.email) = lower(i.identity_value)
+LEFT JOIN usage_engineer g
+       ON i.identity_kind = 'github_login' AND lower(g.github_login) = lower(i.identity_value) AND g.github_login <> '';
+CREATE TEMP TABLE stage_account ON COMMIT DROP AS
+SELECT a.account,
+       NOT EXISTS (SELECT 1 FROM usage_sourcepriority sp
+                   WHERE %(dataset)s IN (sp.first_dataset, sp.second_dataset) AND sp.primary_dataset <> %(dataset)s
+                     AND sp.account IN ('', a.account) AND sp.active) AS counted
+FROM (SELECT DISTINCT account FROM stage_usage) a;
+ANALYZE stage_identity, stage_account, stage_price;
+"""
+
 # Resolve identity, price, and drop rows a newer batch has already restated.
 RESOLVE_SQL = """
 CREATE TEMP TABLE resolved ON COMMIT DROP AS
@@ -343,7 +383,7 @@ SELECT s.dedup_key, s.bucket_start, s.bucket_width, s.day, s.vendor, s.product, 
        s.identity_kind, s.identity_value, s.model, s.long_context,
        s.input_uncached_tokens, s.cache_read_tokens, s.cache_write_5m_tokens, s.cache_write_1h_tokens,
        s.output_tokens, s.requests,
-       COALESCE(vi.engineer_id, e.id, g.id) AS engineer_id,
+       i.engineer_id,
        COALESCE(p.model_canonical, s.model) AS model_canonical,
        CASE WHEN s.cost_usd IS NOT NULL THEN s.cost_usd
             WHEN p.p_in IS NOT NULL THEN (s.input_uncached_tokens * p.p_in + s.cache_read_tokens * p.p_cr
@@ -352,24 +392,16 @@ SELECT s.dedup_key, s.bucket_start, s.bucket_width, s.day, s.vendor, s.product, 
             ELSE 0 END AS cost_usd,
        CASE WHEN s.cost_usd IS NOT NULL THEN 'vendor' WHEN p.p_in IS NOT NULL THEN 'computed'
             ELSE 'unpriced' END AS cost_source,
-       -- Rule 1: another dataset is primary for this spend (usage/services/counting.py).
-       NOT EXISTS (SELECT 1 FROM usage_sourcepriority sp
-                   WHERE %(dataset)s IN (sp.first_dataset, sp.second_dataset) AND sp.primary_dataset <> %(dataset)s
-                     AND sp.account IN ('', s.account) AND sp.active) AS counted
+       a.counted
 FROM stage_usage s
-LEFT JOIN usage_vendoridentity vi
-       ON vi.vendor = s.vendor AND vi.kind = s.identity_kind AND vi.external_id = s.identity_value
--- Two equi-joins, not one OR-join: an OR condition forces a nested loop (rows x engineers).
-LEFT JOIN usage_engineer e
-       ON s.identity_kind = 'email' AND lower(e.email) = lower(s.identity_value)
-LEFT JOIN usage_engineer g
-       ON s.identity_kind = 'github_login' AND lower(g.github_login) = lower(s.identity_value) AND g.github_login <> ''
+LEFT JOIN stage_identity i
+       ON i.vendor = s.vendor AND i.identity_kind = s.identity_kind AND i.identity_value = s.identity_value
+LEFT JOIN stage_account a ON a.account = s.account
 LEFT JOIN stage_price p
        ON p.vendor = s.vendor AND p.model = s.model AND p.day = s.day AND p.long_context = s.long_context
 WHERE NOT EXISTS (
-    SELECT 1 FROM usage_usagerecord u
-    WHERE u.dataset = %(dataset)s AND u.dedup_key = s.dedup_key AND u.bucket_start = s.bucket_start
-      AND u.batch_id > %(batch_id)s
+    SELECT 1 FROM existing x
+    WHERE x.dedup_key = s.dedup_key AND x.bucket_start = s.bucket_start AND x.batch_id > %(batch_id)s
 );
 """
 
@@ -397,7 +429,8 @@ ON CONFLICT (dataset, dedup_key, bucket_start) DO UPDATE SET
     counted = EXCLUDED.counted
 """
 
-# The rows about to be replaced, read after the locks are held: their sums leave the rollup.
+# The rows written add to the rollup; the rows they replace (not those a newer batch restated,
+# which stay) leave it.
 DELTA_SQL = """
 CREATE TEMP TABLE rollup_delta ON COMMIT DROP AS
 SELECT 1 AS sign, day, engineer_id, vendor, product, model_canonical, input_uncached_tokens,
@@ -406,12 +439,11 @@ SELECT 1 AS sign, day, engineer_id, vendor, product, model_canonical, input_unca
 FROM resolved
 WHERE counted
 UNION ALL
-SELECT -1, u.day, u.engineer_id, u.vendor, u.product, u.model_canonical, u.input_uncached_tokens,
-       u.cache_read_tokens, u.cache_write_5m_tokens, u.cache_write_1h_tokens, u.output_tokens, u.requests,
-       u.cost_usd, u.cost_source
-FROM usage_usagerecord u JOIN resolved r
-  ON u.dataset = %(dataset)s AND u.dedup_key = r.dedup_key AND u.bucket_start = r.bucket_start
-WHERE u.counted;
+SELECT -1, day, engineer_id, vendor, product, model_canonical, input_uncached_tokens,
+       cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, requests,
+       cost_usd, cost_source
+FROM existing
+WHERE counted AND batch_id <= %(batch_id)s;
 """
 
 STATS_SQL = """
@@ -426,6 +458,9 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
     the rollup with set-based SQL over the whole batch."""
     params = {"dataset": dataset, "batch_id": batch.pk}
     with connection.cursor() as cursor:
+        # Sorts and hashes over a batch's rows fit in memory (the 4 MB default spills 200,000
+        # staged rows to disk); for this transaction only.
+        cursor.execute(f"SET LOCAL work_mem = '{INGEST_WORK_MEM}'")
         cursor.execute(STAGE_USAGE_DDL)
         price_keys, staged, chunks = [], 0, 0
         for frame in frames:
@@ -439,6 +474,9 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         if not staged:
             cursor.execute("DROP TABLE stage_usage, stage_price")
             return LoadStats()
+        # Temp tables have no statistics until analyzed: the planner would take 200,000 staged
+        # rows for a few hundred and scan the ledger instead of probing its key.
+        cursor.execute("ANALYZE stage_usage")
         repeated = _refuse_pruned_days(cursor)
         if chunks > 1:  # each chunk was deduplicated on its own; keys can repeat across chunks
             cursor.execute(REPEATED_ACROSS_CHUNKS_SQL)
@@ -455,6 +493,10 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
             " FROM stage_usage ORDER BY 1) locks",
             [dataset],
         )
+        cursor.execute("SELECT min(bucket_start), max(bucket_start) FROM stage_usage")
+        params["first"], params["last"] = cursor.fetchone()
+        cursor.execute(EXISTING_SQL, params)
+        cursor.execute(IDENTITIES_SQL, params)
         cursor.execute(RESOLVE_SQL, params)
         cursor.execute(DELTA_SQL, params)
         cursor.execute(UPSERT_USAGE_SQL, params)
@@ -466,7 +508,9 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         cursor.execute("SELECT DISTINCT engineer_id FROM resolved WHERE engineer_id IS NOT NULL ORDER BY 1")
         engineer_ids = [row[0] for row in cursor.fetchall()]
         # ON COMMIT DROP is not enough when the caller's transaction goes on (tests, savepoints).
-        cursor.execute("DROP TABLE stage_usage, stage_price, resolved, rollup_delta")
+        cursor.execute(
+            "DROP TABLE stage_usage, stage_price, existing, stage_identity, stage_account, resolved, rollup_delta"
+        )
     superseded = staged - written
     if superseded:
         logger.info("batch %s: %s rows already restated by a newer batch were left as they are", batch.pk, superseded)

@@ -7,9 +7,6 @@ from datetime import date
 from django.db import connection, transaction
 
 # Sums a temp table `rollup_delta` (sign, day, engineer_id, vendor, product, model_canonical,
-# token columns, requests, cost_usd, cost_source) by rollup key and adds it to DailyUsage.
-# The team is the engineer's team on that day (TeamMembership, valid_to exclusive).
-# Sums a temp table `rollup_delta` (sign, day, engineer_id, vendor, product, model_canonical,
 # token columns, requests, cost_usd, cost_source) by rollup key. The team is the engineer's
 # team on that day (TeamMembership, valid_to exclusive).
 AGGREGATE_DELTA_SQL = """
@@ -83,10 +80,13 @@ ON CONFLICT (day, engineer_id, vendor, product, model) DO UPDATE SET team_id = E
     {", ".join(f"{m} = usage_dailyusage.{m} + EXCLUDED.{m}" for m in _MEASURES)}
 """
 
-# Rows whose every measure went back to zero (their usage moved to someone else) go away.
+# Rows whose every measure went back to zero (their usage moved to someone else) go away. Only
+# a key whose delta took nothing away can't have reached zero: sums are never negative, so the
+# search is limited to the (usually few) keys with no positive measure in their delta.
 DELETE_EMPTY_SQL = [
     f"""
-DELETE FROM usage_dailyusage du USING rollup_delta_sum s
+DELETE FROM usage_dailyusage du
+USING (SELECT * FROM rollup_delta_sum WHERE tokens <= 0 AND requests <= 0 AND cost_usd <= 0) s
 WHERE {_key_match(engineer)} AND du.tokens = 0 AND du.requests = 0 AND du.cost_usd = 0
 """
     for engineer in _MATCHES
