@@ -429,7 +429,9 @@ WHERE NOT EXISTS (
 );
 """
 
-UPSERT_USAGE_SQL = """
+# Keys the ledger does not hold yet are plainly inserted: nobody else can add them meanwhile
+# (the batch holds its days' locks), and a plain INSERT skips ON CONFLICT's speculative insertion.
+INSERT_USAGE_SQL = """
 INSERT INTO usage_usagerecord (
     batch_id, dataset, dedup_key, bucket_start, bucket_width, day, vendor, product, account,
     identity_kind, identity_value, engineer_id, model, model_canonical, long_context,
@@ -441,6 +443,10 @@ SELECT %(batch_id)s, %(dataset)s, dedup_key, bucket_start, bucket_width, day, ve
        output_tokens, requests, cost_usd, cost_source, counted
 FROM resolved
 ORDER BY dedup_key, bucket_start
+"""
+UPSERT_USAGE_SQL = (
+    INSERT_USAGE_SQL
+    + """
 ON CONFLICT (dataset, dedup_key, bucket_start) DO UPDATE SET
     batch_id = EXCLUDED.batch_id, bucket_width = EXCLUDED.bucket_width, day = EXCLUDED.day,
     vendor = EXCLUDED.vendor, product = EXCLUDED.product, account = EXCLUDED.account,
@@ -452,6 +458,7 @@ ON CONFLICT (dataset, dedup_key, bucket_start) DO UPDATE SET
     requests = EXCLUDED.requests, cost_usd = EXCLUDED.cost_usd, cost_source = EXCLUDED.cost_source,
     counted = EXCLUDED.counted
 """
+)
 
 # The rows written add to the rollup; the rows they replace (not those a newer batch restated,
 # which stay) leave it.
@@ -522,7 +529,9 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         cursor.execute(IDENTITIES_SQL, params)
         cursor.execute(RESOLVE_SQL, params)
         cursor.execute(DELTA_SQL, params)
-        cursor.execute(UPSERT_USAGE_SQL, params)
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM existing)")
+        (replaces,) = cursor.fetchone()
+        cursor.execute(UPSERT_USAGE_SQL if replaces else INSERT_USAGE_SQL, params)
         rollup_apply_delta(cursor)
         cursor.execute("SELECT count(*) FROM stage_usage")
         (staged,) = cursor.fetchone()
