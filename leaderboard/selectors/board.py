@@ -15,7 +15,6 @@ from html import escape
 from math import ceil
 
 from django.db import connection
-from django.db.models.expressions import RawSQL
 
 from leaderboard.access import Viewer, display_name
 from leaderboard.charts import base_layout
@@ -242,14 +241,19 @@ def team_board_page(
     )
 
 
+# The period's snapshot (at most one: unique start, end) and the rollup's current version.
+SNAPSHOT_SQL = f"""
+SELECT s.*, ({VERSION_SQL}) AS current_version
+FROM leaderboard_boardsnapshot s
+WHERE s.start = %s AND s."end" = %s
+"""
+
+
 def board_snapshot(*, period: Period) -> BoardSnapshot | None:
     """The period's precomputed board if it can be trusted (leaderboard.services), else None.
     One query."""
-    found = (
-        BoardSnapshot.objects.filter(start=period.start, end=period.end)
-        .annotate(current_version=RawSQL(VERSION_SQL, []))  # noqa: S611 - a constant
-        .first()
-    )
+    # raw(): building this query with the ORM took longer than running it (0.3 ms per page).
+    found = next(iter(BoardSnapshot.objects.raw(SNAPSHOT_SQL, [period.start, period.end])), None)
     if found is None:
         return None
     fresh = snapshot_is_fresh(version=found.version, current_version=found.current_version, built_at=found.built_at)

@@ -273,9 +273,9 @@ def test_the_team_page_shows_the_budget_bar_and_forecast(client, org):
     assert 'aria-valuenow="25"' in html
 
 
-# Session and user (2), the viewer (3; 2 without an engineer record), then the page: a manager's teams (2), policies,
+# Session and user (2), the viewer (2; 1 without an engineer record), then the page: a manager's teams (2), policies,
 # budgets, tool policies, violations, team and email suggestions (6).
-CAPS_QUERIES = {"manager": 2 + 3 + 2 + 6, "finance": 2 + 2 + 6}  # finance is nobody's manager: no chain
+CAPS_QUERIES = {"manager": 2 + 2 + 2 + 6, "finance": 2 + 1 + 6}  # finance is nobody's manager: no chain
 
 
 @pytest.mark.parametrize("size", [10, 1000])
@@ -304,7 +304,7 @@ def test_a_team_page_with_a_budget_makes_the_same_number_of_queries_whatever_the
     TeamBudgetFactory(team=org["team"])
     client.force_login(org["boss"].user)
     # As tests/leaderboard/test_people.py, with the budget's four queries instead of one.
-    with django_assert_num_queries(2 + 3 + 1 + 4 + 4):
+    with django_assert_num_queries(2 + 2 + 1 + 4 + 4):
         response = client.get(reverse("leaderboard:team", args=[org["team"].pk]) + OCTOBER_QUERY)
     assert "Team budget" in response.text
 
@@ -314,5 +314,5 @@ def test_me_makes_the_same_number_of_queries_with_caps(client, org, django_asser
     EngineerFactory.create_batch(5, manager=org.alice, team=org.storage)
     client.force_login(org.alice.user)
     # session+user, viewer, the usage (5: weekly ranks live, none computed ahead), team link, caps
-    with django_assert_num_queries(2 + 3 + 5 + 1 + 2):
+    with django_assert_num_queries(2 + 2 + 5 + 1 + 2):
         assert "Caps this period" in client.get(reverse("leaderboard:me")).text

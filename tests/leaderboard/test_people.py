@@ -328,13 +328,13 @@ def make_org(size: int) -> dict:
     return {"boss": boss, "report": reports[0], "team": team}
 
 
-# Session and user (2), the viewer (3: engineer, groups, chain), then the page's own.
+# Session and user (2), the viewer (2: engineer and groups, chain), then the page's own.
 PAGE_QUERIES = {
     # profile, series, month to date, stored ranks + live ranks (nothing computed ahead here);
     # may the team be linked; caps (2)
-    "me": 2 + 3 + 5 + 1 + 2,
-    "engineer": 2 + 3 + 1 + 5 + 1 + 2,  # ... and the audit entry
-    "team": 2 + 3 + 1 + 4 + 1,  # may the team be seen; tree, usage, members, sparklines; budgets (1 when none)
+    "me": 2 + 2 + 5 + 1 + 2,
+    "engineer": 2 + 2 + 1 + 5 + 1 + 2,  # ... and the audit entry
+    "team": 2 + 2 + 1 + 4 + 1,  # may the team be seen; tree, usage, members, sparklines; budgets (1 when none)
 }
 
 

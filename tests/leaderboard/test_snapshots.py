@@ -189,8 +189,8 @@ def test_the_board_read_from_a_snapshot_makes_the_same_queries_at_10_and_1000_en
     client.force_login(me.user)
     bulk_engineers(10)
     board_snapshots_refresh(today=TODAY)
-    # session, user, viewer (3), privacy, the snapshot, the team tree, one page of the snapshot
-    with django_assert_num_queries(9):
+    # session, user, viewer (2), privacy, the snapshot, the team tree, one page of the snapshot
+    with django_assert_num_queries(8):
         response = client.get(f"/?{OCTOBER_QUERY}")
     assert response.context["snapshot"] is not None and response.context["board"].people == 10
     assert "Ranks as of" not in response.content.decode()  # current: no note
@@ -198,6 +198,6 @@ def test_the_board_read_from_a_snapshot_makes_the_same_queries_at_10_and_1000_en
     bulk_engineers(990, first=10)
     board_snapshots_refresh(today=TODAY)
     for query in ("", "&sort=tokens&page=3", "&sort=tokens_per_usd&page=20"):
-        with django_assert_num_queries(9):
+        with django_assert_num_queries(8):
             response = client.get(f"/?{OCTOBER_QUERY}{query}")
         assert response.context["snapshot"] is not None and response.context["board"].people == 1000
