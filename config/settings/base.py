@@ -247,6 +247,9 @@ LOGGING = {
 # Leaderboard snapshots (leaderboard/services.py): pages read a precomputed board while it is
 # no older than this after the rollup changed; refreshed after each import and from beat.
 LEADERBOARD_SNAPSHOT_MAX_STALE_SECONDS = env.int("LEADERBOARD_SNAPSHOT_MAX_STALE_SECONDS", default=600)
+# The board's team filter lists every team in the page up to this many; a bigger org's menu
+# (7,500 teams: 370 KB, two thirds of the page) is fetched when the menu is first used.
+LEADERBOARD_TEAM_MENU_INLINE = env.int("LEADERBOARD_TEAM_MENU_INLINE", default=300)
 CELERY_BEAT_SCHEDULE["refresh-leaderboard-snapshots"] = {
     "task": "leaderboard.tasks.board_snapshots_refresh_task",
     "schedule": env.float("LEADERBOARD_REFRESH_EVERY_SECONDS", default=300.0),

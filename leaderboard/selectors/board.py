@@ -14,6 +14,7 @@ from decimal import Decimal
 from html import escape
 from math import ceil
 
+from django.conf import settings
 from django.db import connection
 
 from leaderboard.access import Viewer, display_name
@@ -126,6 +127,22 @@ class TeamMenu:
     teams: list[tuple[int, str]]  # indented by depth, parents first
     ids: frozenset[int]
     options_html: str  # escaped; none selected
+
+    @property
+    def inline(self) -> bool:
+        """Small enough to be part of the page; else fetched when first used (team_menu view)."""
+        return len(self.teams) <= settings.LEADERBOARD_TEAM_MENU_INLINE
+
+    def options(self, selected: int | None, *, everything: bool) -> str:
+        """The `<option>`s with `selected` marked: all of them, or only the selected one."""
+        if selected is None:
+            return self.options_html if everything else ""
+        chosen = f'<option value="{int(selected)}">'
+        if not everything:
+            start = self.options_html.find(chosen)
+            end = self.options_html.find("</option>", start) + len("</option>")
+            return self.options_html[start:end].replace(chosen, chosen[:-1] + " selected>") if start >= 0 else ""
+        return self.options_html.replace(chosen, chosen[:-1] + " selected>", 1)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from leaderboard.selectors.board import (
     board_chart,
     board_filter_choices,
     board_snapshot,
+    board_team_menu,
     leaderboard_page,
     team_board_page,
 )
@@ -101,6 +102,17 @@ def home(request: HttpRequest) -> HttpResponse:
     # htmx swaps only the board; a history restore needs the whole page.
     partial = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
     return render(request, "leaderboard/home.html#board" if partial else "leaderboard/home.html", context)
+
+
+@login_required
+def team_menu(request: HttpRequest) -> HttpResponse:
+    """Every team's `<option>`, for a board whose team menu was too big to come with the page.
+    One query; the menu is rendered once per change of the team table."""
+    menu = board_team_menu()
+    selected = request.GET.get("team", "")
+    team_id = int(selected) if selected.isdigit() and int(selected) in menu.ids else None
+    options = '<option value="">All teams</option>' + menu.options(team_id, everything=True)
+    return HttpResponse(options)
 
 
 def _csv_export(request: HttpRequest, **query) -> HttpResponse:

@@ -84,3 +84,21 @@ def test_an_engineer_reads_the_board_changes_the_period_and_opens_the_teams_tab(
     page.click(".lb-tabs a:has-text('People')")
     page.wait_for_selector(".lb-podium")
     screenshot("leaderboard-phone")
+
+
+def test_a_big_orgs_team_menu_loads_when_used_and_filters_the_board(page, login, settings, screenshot):
+    settings.LEADERBOARD_TEAM_MENU_INLINE = 2  # this company's 4 teams count as a big org
+    a_company()
+    login("ada@example.com", PASSWORD)
+
+    page.goto("/")
+    team = page.locator("select[name=team]")
+    expect(team.locator("option")).to_have_count(1)  # "All teams" only, until the menu is used
+    team.hover()
+    expect(team.locator("option")).to_have_count(5)
+    team.select_option(team.locator("option", has_text="Payments").get_attribute("value"))
+    expect(page.locator(".lb-table tbody")).to_contain_text("Alan Turing")
+    expect(page.locator(".lb-table tbody")).not_to_contain_text("Ada Lovelace")
+    # The board came back with the chosen team in its menu.
+    expect(page.locator("select[name=team] option[selected]")).to_contain_text("Payments")
+    screenshot("leaderboard-team-menu")

@@ -448,3 +448,38 @@ def test_the_team_menu_follows_renames_and_an_unknown_team_falls_back_to_all(cli
     html = client.get(f"/?{OCTOBER_QUERY}&team=999999").content.decode()
     assert ">After</option>" in html and ">Before</option>" not in html
     assert "There is no such team." in html and "Using the default instead." in html
+
+
+def test_a_big_orgs_team_menu_comes_when_first_used(client, privacy, settings, django_assert_num_queries):
+    settings.LEADERBOARD_TEAM_MENU_INLINE = 2
+    root = TeamFactory(name="Root")
+    teams = [TeamFactory(name=f"Squad <{n}>", parent=root) for n in range(3)]
+    me = EngineerFactory(name="Menu", team=teams[1])
+    spend(me, "5")
+    client.force_login(me.user)
+
+    page = client.get(f"/?{OCTOBER_QUERY}&team={teams[1].pk}").content.decode()
+    select = page[page.index('<select name="team"') : page.index("</select>", page.index('<select name="team"'))]
+    # Only the chosen team in the page, and where the rest comes from.
+    assert 'hx-get="/teams/menu/"' in select
+    assert f'<option value="{teams[1].pk}" selected>' in select
+    assert f'value="{teams[0].pk}"' not in select and "Root" not in select
+
+    with django_assert_num_queries(3):  # session, user, the team menu
+        menu = client.get(f"/teams/menu/?team={teams[1].pk}").content.decode()
+    assert menu.startswith('<option value="">All teams</option>')
+    assert f'<option value="{teams[1].pk}" selected>' in menu
+    assert f'value="{teams[0].pk}"' in menu and f'value="{teams[2].pk}"' in menu and "Root" in menu
+    assert "Squad &lt;0&gt;" in menu  # names escaped
+    assert " selected>" not in client.get("/teams/menu/?team=999999").content.decode()
+
+
+def test_a_small_orgs_team_menu_is_in_the_page(client, privacy):
+    teams = [TeamFactory(name=f"Squad {n}") for n in range(3)]
+    me = EngineerFactory(name="Menu", team=teams[0])
+    client.force_login(me.user)
+
+    page = client.get(f"/?{OCTOBER_QUERY}").content.decode()
+
+    assert 'hx-get="/teams/menu/"' not in page
+    assert all(f'<option value="{team.pk}">' in page for team in teams)

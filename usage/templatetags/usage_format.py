@@ -33,8 +33,6 @@ def usd(value) -> str:
 @register.simple_tag
 def team_options(menu, selected) -> str:
     """The team filter's `<option>`s (rendered once per team-table change, see
-    leaderboard.selectors.board.board_team_menu) with the `selected` team marked."""
-    html = menu.options_html
-    if selected is not None:
-        html = html.replace(f'<option value="{int(selected)}">', f'<option value="{int(selected)}" selected>', 1)
-    return mark_safe(html)  # noqa: S308 - escaped when the menu was built
+    leaderboard.selectors.board.board_team_menu) with the `selected` team marked; of a menu too
+    big to inline, only the selected one (the rest comes with the team_menu view)."""
+    return mark_safe(menu.options(selected, everything=menu.inline))  # noqa: S308 - escaped when built
