@@ -31,6 +31,7 @@ from usage.models import ImportBatch, RejectedRow
 
 from .counting import source_priorities_activate
 from .impact import load_impact
+from .resolution import ENGINEER_OF, identity_joins
 from .rollup import rollup_apply_delta
 
 logger = logging.getLogger(__name__)
@@ -384,17 +385,11 @@ ANALYZE existing;
 # Who each distinct identity of the batch is (a few thousand, where rows are hundreds of
 # thousands), and whether each account's rows count (rule 1: another dataset may be primary
 # for this spend, usage/services/counting.py).
-IDENTITIES_SQL = """
+IDENTITIES_SQL = f"""
 CREATE TEMP TABLE stage_identity ON COMMIT DROP AS
-SELECT i.vendor, i.identity_kind, i.identity_value, COALESCE(vi.engineer_id, e.id, g.id) AS engineer_id
+SELECT i.vendor, i.identity_kind, i.identity_value, {ENGINEER_OF} AS engineer_id
 FROM (SELECT DISTINCT vendor, identity_kind, identity_value FROM stage_usage) i
-LEFT JOIN usage_vendoridentity vi
-       ON vi.vendor = i.vendor AND vi.kind = i.identity_kind AND vi.external_id = i.identity_value
--- Two equi-joins, not one OR-join: an OR condition forces a nested loop (rows x engineers).
-LEFT JOIN usage_engineer e
-       ON i.identity_kind = 'email' AND lower(e.email) = lower(i.identity_value)
-LEFT JOIN usage_engineer g
-       ON i.identity_kind = 'github_login' AND lower(g.github_login) = lower(i.identity_value) AND g.github_login <> '';
+{identity_joins("i")};
 CREATE TEMP TABLE stage_account ON COMMIT DROP AS
 SELECT a.account,
        NOT EXISTS (SELECT 1 FROM usage_sourcepriority sp

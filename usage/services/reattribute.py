@@ -4,26 +4,21 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
+from .resolution import ENGINEER_OF, identity_joins
 from .rollup import rollup_apply_delta
 
 # Rows whose engineer differs from what the identity map (or an email/login match) says now.
-CHANGED_SQL = """
+CHANGED_SQL = f"""
 CREATE TEMP TABLE changed ON COMMIT DROP AS
-SELECT u.id, u.day, u.engineer_id AS old_engineer_id, COALESCE(vi.engineer_id, e.id, g.id) AS new_engineer_id,
+SELECT u.id, u.day, u.engineer_id AS old_engineer_id, {ENGINEER_OF} AS new_engineer_id,
        u.vendor, u.product, u.model_canonical, u.input_uncached_tokens, u.cache_read_tokens,
        u.cache_write_5m_tokens, u.cache_write_1h_tokens, u.output_tokens, u.requests, u.cost_usd, u.cost_source,
        u.counted
 FROM usage_usagerecord u
 JOIN (SELECT * FROM unnest(%(vendors)s::text[], %(kinds)s::text[], %(values)s::text[]) AS t(vendor, kind, value)) ids
   ON u.vendor = ids.vendor AND u.identity_kind = ids.kind AND u.identity_value = ids.value
-LEFT JOIN usage_vendoridentity vi
-  ON vi.vendor = u.vendor AND vi.kind = u.identity_kind AND vi.external_id = u.identity_value
--- Two equi-joins, not one OR-join: an OR condition forces a nested loop (rows x engineers).
-LEFT JOIN usage_engineer e
-       ON u.identity_kind = 'email' AND lower(e.email) = lower(u.identity_value)
-LEFT JOIN usage_engineer g
-       ON u.identity_kind = 'github_login' AND lower(g.github_login) = lower(u.identity_value) AND g.github_login <> ''
-WHERE u.engineer_id IS DISTINCT FROM COALESCE(vi.engineer_id, e.id, g.id)
+{identity_joins("u")}
+WHERE u.engineer_id IS DISTINCT FROM {ENGINEER_OF}
 ORDER BY u.id
 FOR UPDATE OF u
 """
