@@ -11,22 +11,29 @@ from django.db import connection, transaction
 # team on that day (TeamMembership, valid_to exclusive).
 AGGREGATE_DELTA_SQL = """
 CREATE TEMP TABLE rollup_delta_sum ON COMMIT DROP AS
-SELECT row_number() OVER () AS delta_id, d.day, d.engineer_id, m.team_id, d.vendor, d.product, d.model_canonical AS model,
-       sum(d.sign * d.input_uncached_tokens) AS input_uncached_tokens,
-       sum(d.sign * d.cache_read_tokens) AS cache_read_tokens,
-       sum(d.sign * (d.cache_write_5m_tokens + d.cache_write_1h_tokens)) AS cache_write_tokens,
-       sum(d.sign * d.output_tokens) AS output_tokens,
-       sum(d.sign * (d.input_uncached_tokens + d.cache_read_tokens + d.cache_write_5m_tokens
-                     + d.cache_write_1h_tokens + d.output_tokens)) AS tokens,
-       sum(d.sign * d.requests) AS requests,
-       sum(d.sign * d.cost_usd) AS cost_usd,
-       COALESCE(sum(d.sign * (d.input_uncached_tokens + d.cache_read_tokens + d.cache_write_5m_tokens
-                     + d.cache_write_1h_tokens + d.output_tokens)) FILTER (WHERE d.cost_source = 'unpriced'), 0)
-           AS unpriced_tokens
-FROM rollup_delta d
+SELECT row_number() OVER () AS delta_id, d.day, d.engineer_id, m.team_id, d.vendor, d.product, d.model,
+       d.input_uncached_tokens, d.cache_read_tokens, d.cache_write_tokens, d.output_tokens, d.tokens, d.requests,
+       d.cost_usd, d.unpriced_tokens
+-- Summed first, then given a team: the membership join meets one row per key, not one per event.
+FROM (
+    SELECT day, engineer_id, vendor, product, model_canonical AS model,
+           sum(sign * input_uncached_tokens) AS input_uncached_tokens,
+           sum(sign * cache_read_tokens) AS cache_read_tokens,
+           sum(sign * (cache_write_5m_tokens + cache_write_1h_tokens)) AS cache_write_tokens,
+           sum(sign * output_tokens) AS output_tokens,
+           sum(sign * (input_uncached_tokens + cache_read_tokens + cache_write_5m_tokens
+                       + cache_write_1h_tokens + output_tokens)) AS tokens,
+           sum(sign * requests) AS requests,
+           sum(sign * cost_usd) AS cost_usd,
+           COALESCE(sum(sign * (input_uncached_tokens + cache_read_tokens + cache_write_5m_tokens
+                                + cache_write_1h_tokens + output_tokens)) FILTER (WHERE cost_source = 'unpriced'), 0)
+               AS unpriced_tokens
+    FROM rollup_delta
+    GROUP BY day, engineer_id, vendor, product, model_canonical
+) d
 LEFT JOIN usage_teammembership m
-       ON m.engineer_id = d.engineer_id AND m.valid_from <= d.day AND (m.valid_to IS NULL OR m.valid_to > d.day)
-GROUP BY d.day, d.engineer_id, m.team_id, d.vendor, d.product, d.model_canonical
+       ON m.engineer_id = d.engineer_id AND m.valid_from <= d.day AND (m.valid_to IS NULL OR m.valid_to > d.day);
+ANALYZE rollup_delta_sum;
 """
 
 _MEASURES = (
