@@ -503,7 +503,7 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
             cursor.execute("DROP TABLE stage_usage, stage_price")
             return LoadStats()
         # Temp tables have no statistics until analyzed: the planner would take 200,000 staged
-        # rows for a few hundred and scan the ledger instead of probing its key.
+        # rows for a few hundred and plan sorts and merge joins for that many.
         cursor.execute("ANALYZE stage_usage")
         repeated = _refuse_pruned_days(cursor)
         if chunks > 1:  # each chunk was deduplicated on its own; keys can repeat across chunks
