@@ -51,6 +51,11 @@ def parser() -> argparse.ArgumentParser:
     how.add_argument("--copy-repeats", type=int, default=3, help="raw COPY runs (median)")
     how.add_argument("--copy-method", choices=["auto", "psql", "psycopg"], default="auto", help="auto: psql if on PATH")
     how.add_argument("--seed", type=int, default=42)
+    how.add_argument(
+        "--restate",
+        action="store_true",
+        help="with --reuse-db: export the same days as earlier runs (the ledger holds rows there)",
+    )
     how.add_argument("--skip", default="", help="comma-separated: pages,caps,ingest,worker")
     how.add_argument(
         "--ingest-timeout", type=int, default=3600, help="seconds before the ingest statement is cancelled"
@@ -99,6 +104,7 @@ def run(args: argparse.Namespace) -> dict:
         "ingest_timeout_s": args.ingest_timeout,
         "rss_timeout_s": args.rss_timeout,
         "seed": args.seed,
+        "restate": args.restate,
         "preset": args.preset,
         "db_name": args.db_name,
     }
@@ -185,6 +191,9 @@ def _measure(args: argparse.Namespace, skip: set[str], env: dict, bench_url: str
             rows=args.events,
             org_seed=args.seed,
             seed=export_seed + 1,
+            # A reused company: the export covers a day no earlier run imported, as a new day's
+            # gateway log does (--restate: the same days again, every key probed in the ledger).
+            ends_after=0 if args.restate else company.get("reuse", 0),
         )
         method = measure.copy_method(args.copy_method)
         log(f"Raw COPY of {events['bytes'] / 2**20:,.0f} MB into an unindexed table ({method}, {args.copy_repeats}×) …")

@@ -149,6 +149,7 @@ class PhaseTimer:
 
 STATEMENT_LABELS = (
     ("pg_advisory_xact_lock", "lock the batch's days"),
+    ("FROM usage_usagerecord WHERE dataset = ", "does the ledger hold rows in the batch's time window"),
     ("CREATE TEMP TABLE existing", "the ledger's rows for the staged keys (EXISTING_SQL)"),
     ("CREATE TEMP TABLE stage_identity", "who each distinct identity is (IDENTITIES_SQL)"),
     ("ANALYZE stage_usage", "statistics of the staged rows (ANALYZE)"),

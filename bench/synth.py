@@ -450,25 +450,26 @@ def _events(rng, org: Org, emails, p_engineer, names, day: date, begin_us: int, 
     )
 
 
-def _event_days(days: int, event_days: int) -> list[date]:
-    """The last `event_days` of the company's `days` (the export's window), ending today."""
-    today = datetime.now(UTC).date()
+def _event_days(days: int, event_days: int, ends_after: int = 0) -> list[date]:
+    """The last `event_days` of the company's `days` (the export's window), ending today, or
+    `ends_after` days after it (a day no earlier run imported)."""
+    today = datetime.now(UTC).date() + timedelta(days=ends_after)
     span = max(1, min(days, event_days))
     return [today - timedelta(days=span - 1 - n) for n in range(span)]
 
 
 def events_write(
-    *, path: Path, engineers: int, days: int, event_days: int, rows: int, org_seed: int, seed: int
+    *, path: Path, engineers: int, days: int, event_days: int, rows: int, org_seed: int, seed: int, ends_after: int = 0
 ) -> dict:
     """A time-ordered generic-CSV event export of `rows` requests by the company's engineers
-    (built from `org_seed`, so their tools match their usage) over its last `event_days` days:
-    a gateway log shipped daily has event_days=1."""
+    (built from `org_seed`, so their tools match their usage) over its last `event_days` days
+    (ending `ends_after` days after today): a gateway log shipped daily has event_days=1."""
     org = org_build(engineers, org_seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     written = 0
     with path.open("w", newline="") as fh:
         fh.write(",".join(EVENT_COLUMNS) + "\n")
-        for frame in _event_chunks(org, _event_days(days, event_days), rows, seed):
+        for frame in _event_chunks(org, _event_days(days, event_days, ends_after), rows, seed):
             buffer = io.StringIO()
             frame.to_csv(buffer, header=False, index=False)
             fh.write(buffer.getvalue())
