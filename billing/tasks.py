@@ -7,6 +7,17 @@ from django.db import InterfaceError, OperationalError
 
 from billing.services import anomalies, evaluation, notifications, tools
 
+# Alert messages (email, webhook): six retries, backing off from 30 s (doubling, jittered); the
+# last attempt records the failure.
+DELIVERY_RETRY = {
+    "acks_late": True,
+    "autoretry_for": (notifications.DeliveryError,),
+    "retry_backoff": 30,
+    "retry_backoff_max": 3600,
+    "retry_jitter": True,
+    "max_retries": 6,
+}
+
 
 @shared_task(
     acks_late=True,
@@ -23,12 +34,7 @@ def caps_evaluate_task(*, engineer_ids: list[int] | None = None, today: str | No
 
 @shared_task(
     bind=True,
-    acks_late=True,
-    autoretry_for=(notifications.DeliveryError,),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    retry_jitter=True,
-    max_retries=6,
+    **DELIVERY_RETRY,
 )
 def cap_alert_deliver_task(self, *, alert_id: int, channel: str) -> bool:
     return notifications.cap_alert_deliver(
@@ -37,12 +43,7 @@ def cap_alert_deliver_task(self, *, alert_id: int, channel: str) -> bool:
 
 
 @shared_task(
-    acks_late=True,
-    autoretry_for=(notifications.DeliveryError,),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    retry_jitter=True,
-    max_retries=6,
+    **DELIVERY_RETRY,
 )
 def tool_violation_notify_task(*, violation_id: int) -> bool:
     return tools.tool_violation_notify(violation_id=violation_id)
@@ -65,12 +66,7 @@ def spend_anomalies_detect_task(*, engineer_ids: list[int] | None = None, today:
 
 @shared_task(
     bind=True,
-    acks_late=True,
-    autoretry_for=(notifications.DeliveryError,),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    retry_jitter=True,
-    max_retries=6,
+    **DELIVERY_RETRY,
 )
 def spend_anomaly_deliver_task(self, *, anomaly_id: int, channel: str) -> bool:
     return anomalies.spend_anomaly_deliver(
