@@ -21,7 +21,7 @@ from leaderboard.access import Viewer, display_name
 from leaderboard.charts import base_layout
 from leaderboard.models import BoardSnapshot, PrivacySettings
 from leaderboard.periods import Period
-from leaderboard.selectors.board_sql import PEOPLE_SQL, PODIUM_SIZE, SNAPSHOT_PAGE_SQL, TEAMS_SQL
+from leaderboard.selectors.board_sql import PEOPLE_SQL, PODIUM_SIZE, SNAPSHOT_ALL_SQL, SNAPSHOT_PAGE_SQL, TEAMS_SQL
 from leaderboard.services import VERSION_SQL, snapshot_is_fresh
 
 METRICS = {"spend": "Spend", "tokens": "Tokens", "tokens_per_usd": "Tokens per dollar"}
@@ -391,13 +391,12 @@ def _snapshot_rows(
         "snapshot": snapshot.pk,
         "start": snapshot.start,
         "end": snapshot.end,
-        "everyone": everyone,
         "low": (current_page - 1) * per_page + 1,
         "high": current_page * per_page,
         "viewer_engineer_id": viewer.engineer_id,
         "holders": list(holders),
     }
-    records = _fetch(SNAPSHOT_PAGE_SQL[metric], params)
+    records = _fetch((SNAPSHOT_ALL_SQL if everyone else SNAPSHOT_PAGE_SQL)[metric], params)
     for record in records:
         record["titles"] = holders.get(record["engineer_id"], [])
     head = {

@@ -217,30 +217,47 @@ ORDER BY p.position
 # One page of a precomputed board (leaderboard.services.board_snapshots_refresh), with the same
 # columns as PEOPLE_SQL's people. One statement per sort metric, each reading its own rank
 # index; the metric picks among these constants, it is never formatted into SQL from input.
+# A page reads ~60 entries, and each one's name, team and team size is looked up per row (a
+# subquery each): the page costs the same at 500 engineers or 500,000. With joins, the planner
+# hashed whole tables whenever it over-guessed the picked rows (27 ms of sequential scans at
+# 50,000 engineers for 55 rows). The podium is a closed range for the same reason: `rank <= 3`
+# was estimated at ~470 rows.
 _SNAPSHOT_PAGE = """
 WITH picked AS (
     SELECT b.* FROM leaderboard_boardentry b
     WHERE b.snapshot_id = %(snapshot)s
-      AND (%(everyone)s
-           OR b.{rank} BETWEEN %(low)s AND %(high)s
-           OR b.{rank} <= {podium}
+      AND (b.{rank} BETWEEN %(low)s AND %(high)s
+           OR b.{rank} BETWEEN 1 AND {podium}
            OR b.engineer_id = %(viewer_engineer_id)s
            OR b.engineer_id = ANY(%(holders)s))
-),
-team_size AS (
+)
+SELECT p.engineer_id, p.{rank} AS position, p.{pct} AS percentile,
+       (SELECT e.name FROM usage_engineer e WHERE e.id = p.engineer_id) AS name, p.team_id,
+       (SELECT t.name FROM usage_team t WHERE t.id = p.team_id) AS team_name,
+       (SELECT count(*) FROM usage_teammembership m
+        WHERE m.team_id = p.team_id AND m.valid_from < %(end)s AND (m.valid_to IS NULL OR m.valid_to > %(start)s)
+       ) AS team_size,
+       p.tokens, p.cost_usd, p.tokens / NULLIF(p.cost_usd, 0) AS tokens_per_usd,
+       {value} AS value, {prev_value} AS prev_value, p.top_model, p.top_tool
+FROM picked p
+ORDER BY position
+"""
+# Every entry (the CSV export): there, hashing whole tables is the right plan.
+_SNAPSHOT_ALL = """
+WITH team_size AS (
     SELECT m.team_id, count(*) AS team_size FROM usage_teammembership m
     WHERE m.valid_from < %(end)s AND (m.valid_to IS NULL OR m.valid_to > %(start)s)
-      AND m.team_id IN (SELECT team_id FROM picked)
     GROUP BY m.team_id
 )
 SELECT p.engineer_id, p.{rank} AS position, p.{pct} AS percentile, e.name, p.team_id, t.name AS team_name,
        coalesce(ts.team_size, 0) AS team_size, p.tokens, p.cost_usd,
        p.tokens / NULLIF(p.cost_usd, 0) AS tokens_per_usd,
        {value} AS value, {prev_value} AS prev_value, p.top_model, p.top_tool
-FROM picked p
+FROM leaderboard_boardentry p
 JOIN usage_engineer e ON e.id = p.engineer_id
 LEFT JOIN team_size ts ON ts.team_id = p.team_id
 LEFT JOIN usage_team t ON t.id = p.team_id
+WHERE p.snapshot_id = %(snapshot)s
 ORDER BY position
 """
 _SNAPSHOT_METRICS = {
@@ -255,5 +272,9 @@ _SNAPSHOT_METRICS = {
 }
 SNAPSHOT_PAGE_SQL = {
     metric: _SNAPSHOT_PAGE.format(rank=rank, pct=pct, value=value, prev_value=prev, podium=PODIUM_SIZE)
+    for metric, (rank, pct, value, prev) in _SNAPSHOT_METRICS.items()
+}
+SNAPSHOT_ALL_SQL = {
+    metric: _SNAPSHOT_ALL.format(rank=rank, pct=pct, value=value, prev_value=prev)
     for metric, (rank, pct, value, prev) in _SNAPSHOT_METRICS.items()
 }
