@@ -5,13 +5,14 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection, transaction
 
 from leaderboard.access import pseudonym, viewer_for
 from leaderboard.models import AuditEntry, PrivacySettings
 from leaderboard.periods import Period
 from leaderboard.selectors.board import leaderboard_page, team_board_page
 from tests.factories import DailyUsageFactory, EngineerFactory, TeamFactory, UserFactory
-from usage.models import DailyUsage, Engineer
+from usage.models import DailyUsage, Engineer, Team
 
 OCTOBER = Period(date(2026, 10, 1), date(2026, 11, 1))
 OCTOBER_QUERY = "start=2026-10-01&end=2026-11-01"
@@ -448,6 +449,31 @@ def test_the_team_menu_follows_renames_and_an_unknown_team_falls_back_to_all(cli
     html = client.get(f"/?{OCTOBER_QUERY}&team=999999").content.decode()
     assert ">After</option>" in html and ">Before</option>" not in html
     assert "There is no such team." in html and "Using the default instead." in html
+
+
+def test_the_team_menu_follows_writes_made_in_sql_and_forgets_rolled_back_ones(client, privacy):
+    """The menu is cached per process under the team table's version, which a trigger moves on
+    every statement (org CSV imports write teams with set-based SQL, not save())."""
+    team = TeamFactory(name="Before")
+    me = EngineerFactory(name="Me", team=team)
+    client.force_login(me.user)
+    assert ">Before</option>" in client.get(f"/?{OCTOBER_QUERY}").content.decode()
+
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE usage_team SET name = 'In SQL' WHERE id = %s", [team.pk])
+        cursor.execute("INSERT INTO usage_team (name, parent_id) VALUES ('Added in SQL', %s)", [team.pk])
+    html = client.get(f"/?{OCTOBER_QUERY}").content.decode()
+    assert ">In SQL</option>" in html and "Added in SQL</option>" in html and ">Before</option>" not in html
+
+    try:
+        with transaction.atomic():
+            Team.objects.filter(pk=team.pk).update(name="Rolled back")
+            assert ">Rolled back</option>" in client.get(f"/?{OCTOBER_QUERY}").content.decode()
+            raise RuntimeError
+    except RuntimeError:
+        pass
+    html = client.get(f"/?{OCTOBER_QUERY}").content.decode()
+    assert ">In SQL</option>" in html and "Rolled back" not in html
 
 
 def test_a_big_orgs_team_menu_comes_when_first_used(client, privacy, settings, django_assert_num_queries):
