@@ -401,7 +401,7 @@ def board_refresh() -> dict:
 
 def pages(*, company: dict, repeats: int) -> dict:
     from django.contrib.auth import get_user_model
-    from django.test import Client
+    from django.test import Client, override_settings
 
     user_model = get_user_model()
     viewer = user_model.objects.get(username=company["viewer_username"])
@@ -419,6 +419,11 @@ def pages(*, company: dict, repeats: int) -> dict:
         "leaderboard_as_top_manager": (top_client, "/", max(3, repeats // 3)),
     }
     results = {}
+    with override_settings(ROOT_URLCONF="bench.urls"):
+        try:
+            results["empty_page"] = page(client=client, path="/bench/empty/", repeats=repeats)
+        except Exception as exc:  # noqa: BLE001
+            results["empty_page"] = {"path": "/bench/empty/", "error": f"{type(exc).__name__}: {exc}"[:500]}
     for name, (who, path, times) in plan.items():
         try:
             results[name] = page(client=who, path=path, repeats=times)

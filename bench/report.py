@@ -109,6 +109,8 @@ def table(results: dict) -> str:
         _fmt(results.get("me_ratio_vs_sql")),
         None,
     )
+    empty = (d.get("pages") or {}).get("empty_page") or {}
+    row("empty page behind login, ms (Django)", _fmt(empty.get("ms")), _fmt(empty.get("sql_ms")), "", None)
     top = (d.get("pages") or {}).get("leaderboard_as_top_manager") or {}
     row("/ as the top manager, ms", _fmt(top.get("ms")), _fmt(top.get("sql_ms")), _fmt(top.get("ratio_vs_sql")), None)
     worker = d.get("worker") or {}

@@ -23,6 +23,7 @@ SUMMARY_KEYS = (
     "leaderboard_ratio_vs_sql",
     "me_ms",
     "me_sql_ms",
+    "empty_page_ms",
     "worker_peak_rss_mb",
 )
 
