@@ -125,6 +125,7 @@ class ImpactPoint:
 @dataclass(frozen=True)
 class TeamMonth:
     month: date
+    team_id: int | None  # None: no team
     team: str
     cost_usd: Decimal
     tokens: int
@@ -294,6 +295,7 @@ def _point(record: dict, viewer: Viewer, privacy: PrivacySettings, scope_ids: fr
 def _team_month(record: dict) -> TeamMonth:
     return TeamMonth(
         month=record["month"],
+        team_id=record["team_key"] or None,
         team=record["team_name"] or "No team",
         cost_usd=record["cost_usd"],
         tokens=int(record["tokens"]),

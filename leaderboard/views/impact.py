@@ -17,7 +17,7 @@ from leaderboard.access import Viewer, audit, can_view_team, privacy_settings, v
 from leaderboard.impact_charts import impact_scatter_figure
 from leaderboard.periods import Period, PeriodForm
 from leaderboard.selectors.impact import impact_page
-from usage.models import TeamMembership
+from usage.models import Team, TeamMembership
 
 
 def flag_thresholds() -> dict:
@@ -45,7 +45,7 @@ def impact(request: HttpRequest) -> HttpResponse:
     form = ImpactForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
     viewer, privacy, today = viewer_for(request.user), privacy_settings(), timezone.now().date()
-    scope, scope_ids = _scope(viewer, period=period, today=today, **filters)
+    scope, scope_ids, scope_name = _scope(viewer, period=period, today=today, **filters)
     if scope in ("engineer", "team") and scope_ids != {viewer.engineer_id}:
         audit(request.user, "view_impact", request.GET.urlencode()[:255], period=period.query())
     page = impact_page(viewer=viewer, privacy=privacy, period=period, today=today, scope_ids=scope_ids, scope=scope)
@@ -56,6 +56,10 @@ def impact(request: HttpRequest) -> HttpResponse:
         "period": period,
         "form": period_form,
         "filters": filters,
+        "scope_name": scope_name,
+        # What the period picker keeps when it changes the period.
+        "keep": {name: value for name, value in filters.items() if value},
+        "team_links": viewer.sees_everyone or viewer.is_manager,
         "thresholds": flag_thresholds(),
         "scatter": impact_scatter_figure(
             points=page.points, median_cost_usd=page.median_cost_usd, median_prs=page.median_prs
@@ -67,24 +71,28 @@ def impact(request: HttpRequest) -> HttpResponse:
 
 def _scope(
     viewer: Viewer, *, period: Period, today, engineer: int | None = None, team: int | None = None
-) -> tuple[str, frozenset[int] | None]:
-    """The scope's name and its engineers (None: everyone), refusing what the viewer may not see."""
+) -> tuple[str, frozenset[int] | None, str]:
+    """The scope's name, its engineers (None: everyone) and, for one team, the team's name,
+    refusing what the viewer may not see."""
     if engineer is not None:
         # 404, not 403: a person outside the viewer's chain is not even confirmed to exist.
         if not viewer.can_view_engineer(engineer):
             raise Http404("No such engineer.")
-        return "engineer", frozenset({engineer})
+        return "engineer", frozenset({engineer}), ""
     if team is not None:
         if not can_view_team(viewer, team_id=team, today=today):
             raise PermissionDenied("You may not open this team.")
+        name = Team.objects.filter(pk=team).values_list("name", flat=True).first()
+        if name is None:
+            raise Http404("No such team.")
         members = TeamMembership.objects.filter(team_id=team, valid_from__lt=period.end).exclude(
             valid_to__lte=period.start
         )
         ids = frozenset(members.values_list("engineer_id", flat=True))
-        return "team", ids if viewer.sees_everyone else ids & _reach(viewer)
+        return "team", ids if viewer.sees_everyone else ids & _reach(viewer), name
     if viewer.sees_everyone:
-        return "everyone", None
-    return ("chain" if viewer.is_manager else "self"), _reach(viewer)
+        return "everyone", None, ""
+    return ("chain" if viewer.is_manager else "self"), _reach(viewer), ""
 
 
 def _reach(viewer: Viewer) -> frozenset[int]:

@@ -76,6 +76,18 @@ def test_a_manager_reads_the_impact_page(page, login, screenshot):
     page.wait_for_url("**period=7d**")
     page.wait_for_selector("[data-chart=chart-impact] .main-svg")
 
+    # A team's row narrows the page to its members; a new period keeps the team.
+    page.locator(".usage-table a", has_text="Infrastructure").first.click()
+    page.wait_for_url(f"**team={infra.pk}**")
+    assert "Infrastructure: the team's members" in page.locator("header.usage-head").inner_text()
+    page.wait_for_selector("[data-chart=chart-impact] .main-svg")
+    page.select_option("select[name=period]", "30d")
+    page.wait_for_url(f"**team={infra.pk}**period=30d**")
+    assert "Infrastructure: the team's members" in page.locator("header.usage-head").inner_text()
+    screenshot("impact-team")
+    page.click("text=Show everyone you may see")
+    page.wait_for_url("**/impact/?period=30d")
+
     page.goto("/")
     page.click("text=Efficiency")
     page.wait_for_url("**/efficiency/**")

@@ -380,8 +380,8 @@ def test_the_impact_and_efficiency_pages_make_the_same_number_of_queries_at_10_a
     assert response.context["page"].people == 500
     with django_assert_num_queries(6):
         assert client.get(f"/efficiency/?{OCTOBER_QUERY}").context["board"].people == 500
-    # a team filter adds the team check, its member list and the audit entry
-    with django_assert_num_queries(10):
+    # a team filter adds the team check, its name, its member list and the audit entry
+    with django_assert_num_queries(11):
         assert client.get(f"/impact/?{OCTOBER_QUERY}&team={org['platform'].pk}").status_code == 200
 
 
@@ -394,3 +394,31 @@ def test_an_admin_outside_the_org_chart_can_narrow_the_page_to_one_engineer(clie
     page = response.context["page"]
     assert page.scope == "engineer" and page.in_scope_people == 1 and page.has_impact
     assert "not in the org chart" not in response.content.decode()
+
+
+def test_a_team_row_narrows_the_page_to_that_team_and_a_new_period_keeps_the_team(client, org):
+    spend(org["ada"], "10")
+    client.force_login(org["grace"].user)
+    team = org["platform"]
+
+    html = client.get(f"/impact/?{OCTOBER_QUERY}").content.decode()
+    query = OCTOBER_QUERY.replace("&", "&amp;")  # as written in HTML
+    assert f'<a href="?team={team.pk}&amp;{query}" title="Only this team\'s members">Platform</a>' in html
+    assert "Show everyone you may see" not in html
+
+    html = client.get(f"/impact/?{OCTOBER_QUERY}&team={team.pk}").content.decode()
+    assert "<strong>Platform</strong>: the team's members in the period you may see" in html
+    assert f'<a href="/impact/?{query}">Show everyone you may see</a>' in html
+    # Both period forms carry the team over; the team's own row no longer links to itself.
+    assert html.count(f'<input type="hidden" name="team" value="{team.pk}">') == 2
+    assert f'href="?team={team.pk}' not in html
+
+
+def test_an_engineer_sees_team_names_without_links_and_an_unknown_team_is_not_found(client, org):
+    spend(org["linus"], "20")
+    client.force_login(org["linus"].user)
+    html = client.get(f"/impact/?{OCTOBER_QUERY}").content.decode()
+    assert "<td>Payments</td>" in html and "?team=" not in html
+
+    client.force_login(UserFactory(is_staff=True))
+    assert client.get(f"/impact/?{OCTOBER_QUERY}&team=999999").status_code == 404
