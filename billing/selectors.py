@@ -87,7 +87,7 @@ def cap_rules_load(*, today: date, engineer_ids: Iterable[int] | None = None) ->
     return CapRules(today=today, policies=policies, team_parent=team_parent, raises=raises)
 
 
-def _covers(rule_vendor: str, rule_product: str, vendor: str, product: str) -> bool:
+def tool_covers(rule_vendor: str, rule_product: str, vendor: str, product: str) -> bool:
     """A rule for ("" = any) vendor and product applies to a request for (vendor, product)."""
     return rule_vendor in ("", vendor) and rule_product in ("", product)
 
@@ -96,7 +96,7 @@ def _winning_policy(rules: CapRules, person: Person, vendor: str, product: str) 
     distances = rules.ancestors(person.team_id)
     best, best_key = None, None
     for policy in rules.policies:
-        if not _covers(policy.vendor, policy.product, vendor, product):
+        if not tool_covers(policy.vendor, policy.product, vendor, product):
             continue
         if policy.scope == CapPolicy.Scope.ENGINEER and policy.engineer_id != person.id:
             continue
@@ -126,7 +126,7 @@ def cap_resolve(rules: CapRules, person: Person, *, vendor: str, product: str = 
     total_days, employed = days_between(start, end), employed_days(person, start, end)
     base = policy.amount_usd
     cap = base * employed / total_days if employed < total_days else base
-    raises = [r for r in rules.raises.get(person.id, []) if _covers(r.vendor, r.product, vendor, product)]
+    raises = [r for r in rules.raises.get(person.id, []) if tool_covers(r.vendor, r.product, vendor, product)]
     raised = sum((r.amount_usd for r in raises), ZERO)
     words = [policy.describe()]
     if employed < total_days:
@@ -208,6 +208,7 @@ def engineer_cap_lines(*, engineer_id: int, today: date) -> list[CapLine]:
     statuses = list(
         CapStatus.objects.filter(engineer_id=engineer_id, period_end__gt=today)
         .exclude(vendor="")
+        .exclude(cap_usd__isnull=True, spent_usd=0)  # a tool neither capped nor used (its cap was lifted)
         .order_by("vendor", "product")
     )
     window_start = today - timedelta(days=28)
@@ -223,7 +224,7 @@ def engineer_cap_lines(*, engineer_id: int, today: date) -> list[CapLine]:
     for status in statuses:
         history: dict[date, Decimal] = {}
         for (vendor, product), series in daily.items():
-            if _covers(status.vendor, status.product, vendor, product):
+            if tool_covers(status.vendor, status.product, vendor, product):
                 for day, cost in series.items():
                     history[day] = history.get(day, ZERO) + cost
         forecast = forecast_spend(

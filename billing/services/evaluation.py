@@ -20,9 +20,9 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from billing.forecast import LOOKBACK_DAYS, forecast_spend
-from billing.models import CapAlert, CapAlertKind, CapPeriod, CapStatus, TeamBudget
+from billing.models import CapAlert, CapAlertKind, CapPeriod, CapPolicy, CapStatus, TeamBudget
 from billing.periods import period_bounds
-from billing.selectors import CapRules, Person, cap_resolve, cap_rules_load
+from billing.selectors import CapRules, Person, cap_resolve, cap_rules_load, tool_covers
 from billing.services.tools import tool_violations_evaluate
 from usage.models import DailyUsage, Engineer, TeamMembership
 
@@ -124,6 +124,8 @@ def _evaluate_chunk(
         "engineer_id", "vendor", "product"
     ):
         keys[engineer_id].add((vendor, product))
+    for pk, person in people.items():
+        keys[pk] |= _unused_capped_tools(rules, person, keys[pk])
     statuses, candidates = [], []
     for pk, person in people.items():
         for key in sorted(keys[pk]):
@@ -138,6 +140,23 @@ def _evaluate_chunk(
     )
     result.statuses += len(statuses)
     result.alerts += _alerts_create(candidates, CapAlert.objects.filter(engineer_id__in=ids))
+
+
+def _unused_capped_tools(rules: CapRules, person: Person, keys: set[Key]) -> set[Key]:
+    """Tools a tool-specific policy caps for this person that none of their keys falls under:
+    their status says "$0 of $X" (on /me/ and to a gateway) before the first dollar is spent."""
+    distances = rules.ancestors(person.team_id)
+    tools = set()
+    for policy in rules.policies:
+        if not policy.vendor:
+            continue
+        if policy.scope == CapPolicy.Scope.ENGINEER and policy.engineer_id != person.id:
+            continue
+        if policy.scope == CapPolicy.Scope.TEAM and policy.team_id not in distances:
+            continue
+        if not any(tool_covers(policy.vendor, policy.product, vendor, product) for vendor, product in keys):
+            tools.add((policy.vendor, policy.product))
+    return tools
 
 
 def _covered(key: Key, by_tool: dict[Key, dict]) -> list[Key]:

@@ -148,6 +148,29 @@ def test_an_engineers_cap_lines_show_cap_spend_and_forecast_per_tool_in_two_quer
     assert line.forecast.crosses_on == date(2026, 11, 30)
 
 
+def test_a_tool_cap_shows_before_the_tool_is_used_and_a_lifted_one_goes(org):
+    from billing.models import CapPolicy
+    from billing.selectors import engineer_cap_lines
+    from billing.services.evaluation import caps_evaluate
+
+    DailyUsageFactory(engineer=org.alice, day=TODAY, product="claude_code", cost_usd=Decimal("10"))
+    CapPolicyFactory(vendor="cursor", amount_usd=Decimal("200"))  # everyone; Alice has not used Cursor
+    CapPolicyFactory(team=org.applied, vendor="openai", product="codex", amount_usd=Decimal("50"))  # not hers
+    CapPolicyFactory(vendor="anthropic", amount_usd=Decimal("400"))  # covers the tool she uses: no extra line
+    caps_evaluate(engineer_ids=[org.alice.pk], today=TODAY)
+
+    lines = engineer_cap_lines(engineer_id=org.alice.pk, today=TODAY)
+    assert [(line.vendor, line.product, line.cap_usd, line.spent_usd) for line in lines] == [
+        ("anthropic", "claude_code", Decimal("400.00"), Decimal("10")),
+        ("cursor", "", Decimal("200.00"), Decimal("0")),
+    ]
+    assert lines[1].used_pct == 0 and not lines[1].forecast.over_cap
+
+    CapPolicy.objects.filter(vendor="cursor").delete()
+    caps_evaluate(engineer_ids=[org.alice.pk], today=TODAY)
+    assert [line.vendor for line in engineer_cap_lines(engineer_id=org.alice.pk, today=TODAY)] == ["anthropic"]
+
+
 def test_a_team_budget_line_sums_the_subtree_and_forecasts_in_four_queries(org, django_assert_num_queries):
     from billing.selectors import team_budget_lines
     from tests.factories import TeamBudgetFactory
