@@ -157,6 +157,52 @@ def unmapped_identities(*, batch_id: int | None = None, limit: int = UNMAPPED_LI
     return UnmappedIdentities(identities=identities, total_count=total_count, total_cost_usd=total_cost)
 
 
+# Pull-request and commit authors nobody in the org chart is (ImpactRecord, a row per person,
+# day and metric: small), most merged PRs first. Mapped like a usage identity: the GitHub
+# login becomes a VendorIdentity of the source, and impact_reattribute moves the rows.
+UNMAPPED_AUTHORS_SQL = """
+SELECT source, identity_kind, identity_value, count(*), COALESCE(sum(value) FILTER (WHERE metric = 'prs_merged'), 0),
+       max(day), count(*) OVER ()
+FROM usage_impactrecord
+WHERE engineer_id IS NULL
+GROUP BY source, identity_kind, identity_value
+ORDER BY 5 DESC, 4 DESC, source, identity_kind, identity_value
+LIMIT %(limit)s
+"""
+
+
+@dataclass(frozen=True)
+class UnmappedAuthor:
+    vendor: str  # the impact source (github, claude_code, ...): what a mapping is recorded under
+    kind: str
+    value: str
+    rows: int
+    prs_merged: int
+    last_day: date
+
+
+@dataclass(frozen=True)
+class UnmappedAuthors:
+    authors: list[UnmappedAuthor]
+    total_count: int  # authors, listed or not
+
+    @property
+    def more_count(self) -> int:
+        return self.total_count - len(self.authors)
+
+
+def unmapped_authors(*, limit: int = UNMAPPED_LIMIT) -> UnmappedAuthors:
+    """Outcome rows (merged PRs, commits, accepted lines) attributed to nobody, per identity. One query."""
+    with connection.cursor() as cursor:
+        cursor.execute(UNMAPPED_AUTHORS_SQL, {"limit": limit})
+        rows = cursor.fetchall()
+    authors = [
+        UnmappedAuthor(vendor=source, kind=kind, value=value, rows=count, prs_merged=int(prs), last_day=last_day)
+        for source, kind, value, count, prs, last_day, _ in rows
+    ]
+    return UnmappedAuthors(authors=authors, total_count=rows[0][6] if rows else 0)
+
+
 def import_batch_detail(*, batch_id: int, rejected_page: int | str | None) -> BatchDetail | None:
     """A batch with a page of its rejected rows and its unmapped identities; None if no such
     batch. Four queries."""

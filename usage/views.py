@@ -24,6 +24,7 @@ from usage.selectors import (
     import_batch_detail,
     import_batch_not_counted,
     import_batch_page,
+    unmapped_authors,
     unmapped_identities,
     usage_sources_page,
 )
@@ -73,6 +74,7 @@ def imports(request: HttpRequest) -> HttpResponse:
         "form": form,
         "listing": import_batch_page(page_number=request.GET.get("page")),
         "unmapped": unmapped_identities(),
+        "authors": unmapped_authors(),
         "max_bytes": settings.IMPORT_MAX_UPLOAD_BYTES,
         "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
     }
@@ -93,7 +95,8 @@ def imports_batches(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def imports_unmapped(request: HttpRequest) -> HttpResponse:
-    return render(request, "usage/imports.html#unmapped", {"unmapped": unmapped_identities()})
+    context = {"unmapped": unmapped_identities(), "authors": unmapped_authors()}
+    return render(request, "usage/imports.html#unmapped", context)
 
 
 @staff_required
@@ -138,8 +141,10 @@ def map_identity(request: HttpRequest) -> HttpResponse:
         context = {"ident": ident, "map_form": form, "result": result, "next_url": next_url}
         return render(request, "usage/imports.html#map-form", context)
     if result is not None:
-        rows = f"{compact(result.rows_moved)} row{pluralize(result.rows_moved)}"
-        messages.success(request, f"Moved {rows} ({usd(result.cost_usd)}) to {result.engineer_name}.")
+        rows = f"{compact(result.rows_moved)} usage row{pluralize(result.rows_moved)} ({usd(result.cost_usd)})"
+        if result.outcomes_moved:
+            rows += f" and {compact(result.outcomes_moved)} outcome row{pluralize(result.outcomes_moved)}"
+        messages.success(request, f"Moved {rows} to {result.engineer_name}.")
     else:
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
     if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, require_https=request.is_secure()):

@@ -41,12 +41,17 @@ def test_an_admin_uploads_exports_watches_them_finish_and_maps_an_identity(
 
     with_bad_rows = tmp_path / "gateway.csv"
     with_bad_rows.write_text(GATEWAY_CSV)
-    files = [samples / "anthropic_usage_report_p1.json", samples / "broken_usage_report.json", with_bad_rows]
+    prs = tmp_path / "prs.csv"  # authors nobody in the org chart is
+    prs.write_text(
+        "repo,number,author_login,created_at,merged_at,additions,deletions\n"
+        "acme/api,1,octo-cat,2026-10-01T09:00:00Z,2026-10-02T09:00:00Z,10,1\n"
+    )
+    files = [samples / "anthropic_usage_report_p1.json", samples / "broken_usage_report.json", with_bad_rows, prs]
     page.set_input_files("#id_uploads", [str(f) for f in files])
-    assert page.locator("#chosen-files li").count() == 3
+    assert page.locator("#chosen-files li").count() == 4
     page.click("#upload-button")
     page.wait_for_url("**/imports/")
-    assert page.locator("#batches .imp-status-pending").count() == 3
+    assert page.locator("#batches .imp-status-pending").count() == 4
 
     # The worker gets to them while the page is open: the list polls until both are finished.
     for batch in ImportBatch.objects.order_by("id"):
@@ -55,6 +60,7 @@ def test_an_admin_uploads_exports_watches_them_finish_and_maps_an_identity(
     page.wait_for_selector("#batches .imp-status-failed")
     assert page.locator("#batches[hx-trigger]").count() == 0  # polling stopped
     page.wait_for_selector("#unmapped .imp-identity")  # refreshed when the last batch finished
+    assert "octo-cat" in page.locator("#unmapped").inner_text()  # under Unmapped authors
     screenshot("imports")
 
     page.set_viewport_size({"width": 390, "height": 844})
@@ -68,7 +74,7 @@ def test_an_admin_uploads_exports_watches_them_finish_and_maps_an_identity(
     identity.locator("button").click()
     done = identity.locator(".imp-map-done")
     done.wait_for()
-    assert re.fullmatch(r"Moved \d+ rows \(\$[\d,]+\.\d\d\) to Ada Lovelace\.", done.inner_text())
+    assert re.fullmatch(r"Moved \d+ usage rows \(\$[\d,]+\.\d\d\) to Ada Lovelace\.", done.inner_text())
     screenshot("import-batch")
 
     page.goto(f"/imports/{ImportBatch.objects.get(filename='gateway.csv').pk}/")

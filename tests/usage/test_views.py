@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from leaderboard.models import AuditEntry
 from tests.factories import EngineerFactory, UserFactory
-from usage.models import DailyUsage, ImportBatch, UsageRecord, VendorIdentity
+from usage.models import DailyUsage, ImpactRecord, ImportBatch, UsageRecord, VendorIdentity
 
 pytestmark = pytest.mark.django_db
 
@@ -162,8 +162,8 @@ def test_a_duplicate_upload_shows_which_batch_it_repeats(upload):
 def test_the_list_page_makes_a_fixed_number_of_queries(client, staff, django_assert_num_queries, count):
     make_batches(count, staff)
 
-    # session, user, batch count, batch page, any active batch, unmapped identities
-    with django_assert_num_queries(6):
+    # session, user, batch count, batch page, any active batch, unmapped identities, unmapped authors
+    with django_assert_num_queries(7):
         response = client.get(reverse("usage:imports"))
     assert response.status_code == 200
 
@@ -243,7 +243,7 @@ def test_mapping_an_unmapped_identity_moves_its_history_to_the_engineer(upload, 
 
     response = map_identity(client, "apikey_orphan", "ADA@example.com", **{"HX-Request": "true"})
 
-    assert "Moved 2 rows ($3.25) to Ada Lovelace." in response.content.decode()
+    assert "Moved 2 usage rows ($3.25) to Ada Lovelace." in response.content.decode()
     assert b"<html" not in response.content
     assert VendorIdentity.objects.get(external_id="apikey_orphan").engineer == ada
     assert daily_cost(ada) == Decimal("3.25")
@@ -257,6 +257,29 @@ def test_mapping_an_unmapped_identity_moves_its_history_to_the_engineer(upload, 
     )
     unmapped = client.get(reverse("usage:imports-unmapped")).content.decode()
     assert "apikey_orphan" not in unmapped and "apikey_other" in unmapped
+
+
+def test_unmapped_pr_authors_are_listed_and_mapping_one_moves_their_prs(upload, client, staff):
+    prs = (
+        b"repo,number,author_login,created_at,merged_at,additions,deletions\n"
+        b"acme/api,1,octo-cat,2026-10-01T09:00:00Z,2026-10-02T09:00:00Z,10,1\n"
+        b"acme/api,2,octo-cat,2026-10-03T09:00:00Z,2026-10-04T09:00:00Z,5,1\n"
+        b"acme/api,3,someone,2026-10-03T09:00:00Z,2026-10-05T09:00:00Z,5,1\n"
+    )
+    page = upload(("prs.csv", prs)).content.decode()
+    assert "Unmapped authors" in page and "2 GitHub logins or emails" in page
+    assert page.index("<code>octo-cat</code>") < page.index("<code>someone</code>")  # most merged PRs first
+    assert "2 merged PRs" in page
+
+    ada = EngineerFactory(email="ada@example.com", name="Ada Lovelace")
+    rows = ImpactRecord.objects.filter(identity_value="octo-cat").count()  # a PR gives a row per metric
+    data = {"vendor": "github", "kind": "github_login", "external_id": "octo-cat", "engineer_email": "ada@example.com"}
+    response = client.post(reverse("usage:identity-map"), data, headers={"HX-Request": "true"})
+
+    assert f"Moved 0 usage rows ($0.00) and {rows} outcome rows to Ada Lovelace." in response.content.decode()
+    assert ImpactRecord.objects.filter(engineer=ada, metric="prs_merged").count() == 2
+    unmapped = client.get(reverse("usage:imports-unmapped")).content.decode()
+    assert "<code>octo-cat</code>" not in unmapped and "<code>someone</code>" in unmapped
 
 
 def test_mapping_without_htmx_goes_back_to_the_page_with_a_message(upload, client):
@@ -273,7 +296,7 @@ def test_mapping_without_htmx_goes_back_to_the_page_with_a_message(upload, clien
     response = client.post(reverse("usage:identity-map"), {**data, "next": f"/imports/{batch.pk}/"}, follow=True)
 
     assert response.redirect_chain[-1][0] == f"/imports/{batch.pk}/"
-    assert "Moved 2 rows ($3.25) to Ada Lovelace." in response.content.decode()
+    assert "Moved 2 usage rows ($3.25) to Ada Lovelace." in response.content.decode()
 
 
 def test_mapping_to_an_unknown_email_is_refused_and_moves_nothing(upload, client):

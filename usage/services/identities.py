@@ -24,6 +24,7 @@ class MapResult:
     engineer_email: str
     rows_moved: int
     cost_usd: Decimal  # the cost of the rows that changed hands
+    outcomes_moved: int = 0  # merged PRs, commits, accepted lines (ImpactRecord rows) that found their person
 
 
 def identity_map(*, vendor: str, kind: str, external_id: str, engineer_email: str, user) -> MapResult:
@@ -49,8 +50,21 @@ def identity_map(*, vendor: str, kind: str, external_id: str, engineer_email: st
         )
         cost = moving.aggregate(total=Sum("cost_usd"))["total"] or Decimal(0)
         moved = usage_reattribute(identities=[(vendor, kind, external_id)])
-        impact_reattribute()  # its unmapped PRs and commits follow too
-        audit(user, "map_identity", label, engineer=engineer.email, rows_moved=moved, cost_usd=str(cost))
+        outcomes = impact_reattribute()  # its unmapped PRs and commits follow too
+        audit(
+            user,
+            "map_identity",
+            label,
+            engineer=engineer.email,
+            rows_moved=moved,
+            cost_usd=str(cost),
+            outcomes=outcomes,
+        )
     return MapResult(
-        identity=label, engineer_name=engineer.name, engineer_email=engineer.email, rows_moved=moved, cost_usd=cost
+        identity=label,
+        engineer_name=engineer.name,
+        engineer_email=engineer.email,
+        rows_moved=moved,
+        cost_usd=cost,
+        outcomes_moved=outcomes,
     )
