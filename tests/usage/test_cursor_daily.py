@@ -11,6 +11,7 @@ from tests.factories import EngineerFactory
 from usage.importers import cursor_daily
 from usage.importers.registry import detect_format
 from usage.models import DailyUsage, ImpactRecord, RejectedRow
+from usage.services.identities import identity_map
 from usage.services.ingest import import_batch_create, import_batch_process
 
 SAMPLE = DATA / "cursor_daily_usage.json"
@@ -70,7 +71,8 @@ def test_an_inactive_day_of_zeros_gives_no_rows_and_no_rejection():
 @pytest.mark.parametrize(
     ("bad", "reason"),
     [
-        ({"email": None, "userId": "user_9"}, "email is missing (userId 'user_9')"),
+        ({"email": None}, "email and userId are both missing"),
+        ({"email": " ", "userId": ""}, "email and userId are both missing"),
         ({"email": "nobody"}, "email is not an email address"),
         ({"date": "yesterday"}, "date is not epoch milliseconds"),
         ({"date": None}, "date is missing"),
@@ -86,9 +88,15 @@ def test_a_bad_row_is_rejected_with_its_location_and_reason(bad, reason):
     assert set(parsed.frame["location"]) == {"data[0]"}
 
 
-def test_the_sample_row_without_an_email_is_rejected():
+def test_a_row_with_only_a_user_id_is_kept_under_it_to_be_mapped():
     parsed = cursor_daily.parse(SAMPLE.read_bytes())
-    assert [(r.location, r.reason[:16]) for r in parsed.rejections] == [("data[3]", "email is missing")]
+    assert not parsed.rejections
+    kept = parsed.frame[parsed.frame["location"] == "data[3]"]
+    assert set(zip(kept["identity_kind"], kept["identity_value"], strict=True)) == {("user_id", "user_abc123")}
+    assert by_metric(parsed, "data[3]")["ai_lines_added"] == 5
+    # Not the key the same day would have under an email.
+    with_email = cursor_daily.parse(doc(row(date=1759363200000, email="x@example.com", acceptedLinesAdded=5)))
+    assert not set(kept["dedup_key"]) & set(with_email.frame["dedup_key"])
 
 
 def test_several_pages_are_read_with_page_locations():
@@ -117,16 +125,26 @@ def test_importing_twice_loads_impact_once_and_no_usage(django_capture_on_commit
         return batch
 
     batch = ingest(raw, "daily.json")
-    assert (batch.status, batch.format, batch.rows_rejected) == ("done", "cursor_daily", 1)
-    assert RejectedRow.objects.get(batch=batch).location == "data[3]"
+    assert (batch.status, batch.format, batch.rows_rejected) == ("done", "cursor_daily", 0)
+    assert not RejectedRow.objects.filter(batch=batch).exists()
     count = ImpactRecord.objects.count()
-    assert count == 11  # ada 6 metrics; grace (unmapped) 5 on her active day (no lines deleted: no row)
+    # ada 6 metrics; grace (unmapped) 5 on her active day (no lines deleted: no row); user_abc123 4
+    assert count == 15
     assert ImpactRecord.objects.filter(engineer=ada).aggregate(v=Sum("value"))["v"] == 850 + 120 + 31 + 9 + 162 + 40
     assert set(ImpactRecord.objects.filter(engineer=ada).values_list("day", flat=True)) == {date(2025, 10, 1)}
-    assert ImpactRecord.objects.filter(engineer__isnull=True).count() == 5
+    assert ImpactRecord.objects.filter(engineer__isnull=True).count() == 9
 
     again = ingest(raw + b"\n", "daily-again.json")  # the same rows in other bytes
     import_batch_process(batch_id=again.pk)
     assert again.status == "done" and ImpactRecord.objects.count() == count
-    assert ImpactRecord.objects.aggregate(v=Sum("value"))["v"] == 850 + 120 + 31 + 9 + 162 + 40 + 60 + 3 + 1 + 20 + 3
+    assert (
+        ImpactRecord.objects.aggregate(v=Sum("value"))["v"] == 850 + 120 + 31 + 9 + 162 + 40 + 60 + 3 + 1 + 20 + 3 + 8
+    )
     assert not DailyUsage.objects.exists()
+
+    # The userId is mapped like any identity (Imports, Unmapped authors): its days follow.
+    result = identity_map(
+        vendor="cursor", kind="user_id", external_id="user_abc123", engineer_email="ada@example.com", user=None
+    )
+    assert result.outcomes_moved == 4
+    assert ImpactRecord.objects.filter(engineer=ada, day=date(2025, 10, 2)).count() == 4

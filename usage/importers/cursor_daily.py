@@ -9,9 +9,11 @@ dollars, so it adds no usage. Quirks:
 - every member gets a row every day: an inactive day (`isActive: false`, all counts 0) gives no
   rows, and a count of 0 gives no row either (Cursor's counts for a day only grow, so a later
   export never has to replace a count with 0);
-- the identity is `email`, lower-cased; a row without one (an org-level row with only `userId`)
-  is rejected with its location, as is a row with a count that is not a whole number >= 0;
-- the key is (email, day, metric): a later export of an overlapping range replaces the days.
+- the identity is `email`, lower-cased; an org-level row with only `userId` is kept under that
+  (kind `user_id`): unmapped until an admin maps it on Imports (Unmapped authors). A row with
+  neither, or with a count that is not a whole number >= 0, is rejected with its location;
+- the key is (email, day, metric), or ("user_id", userId, day, metric): a later export of an
+  overlapping range replaces the days.
 """
 
 from __future__ import annotations
@@ -65,25 +67,22 @@ def parse(raw: bytes) -> ParsedExport:
 
 
 def _rows(record: dict, location: str) -> list[dict]:
-    email = record.get("email")
-    if not isinstance(email, str) or not email.strip():
-        user = f" (userId {record['userId']!r})" if record.get("userId") else ""
-        raise ValueError(f"email is missing{user}: no one to attribute the day to")
-    email = email.strip().lower()
-    if "@" not in email:
-        raise ValueError(f"email is not an email address: {record['email']!r}")
+    kind, identity = _identity(record)
     day = _day(record)
     counts = {
         metric: sum(non_negative_int(record.get(name), name) for name in fields) for metric, fields in METRICS.items()
     }
     return [
         {
-            "dedup_key": natural_key(email, day, metric),
+            # The email key keeps its old form: exports imported before user_id rows were kept replace their rows.
+            "dedup_key": natural_key(identity, day, metric)
+            if kind == "email"
+            else natural_key(kind, identity, day, metric),
             "day": day,
             "window_start": None,
             "source": "cursor",
-            "identity_kind": "email",
-            "identity_value": email,
+            "identity_kind": kind,
+            "identity_value": identity,
             "metric": metric,
             "value": value,
             "location": location,
@@ -91,6 +90,19 @@ def _rows(record: dict, location: str) -> list[dict]:
         for metric, value in counts.items()
         if value
     ]
+
+
+def _identity(record: dict) -> tuple[str, str]:
+    email = record.get("email")
+    if isinstance(email, str) and email.strip():
+        email = email.strip().lower()
+        if "@" not in email:
+            raise ValueError(f"email is not an email address: {record['email']!r}")
+        return "email", email
+    user_id = record.get("userId")
+    if isinstance(user_id, str) and user_id.strip():
+        return "user_id", user_id.strip()
+    raise ValueError("email and userId are both missing: no one to attribute the day to")
 
 
 def _day(record: dict) -> str:
