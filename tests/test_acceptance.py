@@ -93,3 +93,29 @@ def test_a_company_imports_to_exactly_its_expected_totals_and_a_second_import_ch
     import_company(folder, files, broken)
     assert (UsageRecord.objects.count(), DailyUsage.objects.aggregate(t=Sum("tokens"), c=Sum("cost_usd"))) == before
     assert report(expected["month"]) == rows
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("folder", DIRS, ids=lambda p: p.name)
+def test_usage_imported_before_the_org_chart_and_identities_ends_at_the_same_totals(folder):
+    """Exports often arrive first: their usage waits unmapped, and the org chart and identity
+    imports that come later move it to its people, to the same report."""
+    if not (folder / "expected.json").exists():
+        pytest.skip(f"no expected.json in {folder}")
+    expected = json.loads((folder / "expected.json").read_text())
+    files, _ = exports(folder)
+    call_command("import_usage", *map(str, files), stdout=io.StringIO(), stderr=io.StringIO())
+    total = DailyUsage.objects.aggregate(t=Sum("tokens"))["t"]
+    assert report(expected["month"]).keys() == {None}  # nobody known yet: all of it unmapped
+
+    out = io.StringIO()
+    call_command("import_org", str(folder / "org.csv"), stdout=out)
+    assert "unmapped usage rows claimed" in out.getvalue()  # the people the exports named by email
+    call_command("import_identities", str(folder / "identities.csv"), stdout=io.StringIO())
+
+    rows = report(expected["month"])
+    for email, want in expected["engineers"].items():
+        assert rows[email]["tokens"] == want["tokens"], email
+        assert Decimal(rows[email]["cost_usd"]) == pytest.approx(Decimal(want["cost_usd"]), rel=Decimal("0.005")), email
+    assert rows.get(None, {"tokens": 0})["tokens"] == expected["unmapped"]["tokens"]
+    assert DailyUsage.objects.aggregate(t=Sum("tokens"))["t"] == total  # moved, not added

@@ -45,6 +45,7 @@ class OrgImportResult:
     unchanged: int = 0
     team_changes: int = 0  # people whose team changed: a new membership, or a corrected one
     teams_created: int = 0
+    usage_rows_moved: int = 0  # unmapped usage whose email or GitHub login a person now has
     skipped: int = 0  # rows not imported, each explained in errors
     errors: list[str] = field(default_factory=list)  # "line N: ..."
     warnings: list[str] = field(default_factory=list)
@@ -106,11 +107,27 @@ def org_import(*, raw: bytes, today: date | None = None) -> OrgImportResult:
         plan = MembershipPlan(today=today, teams_by_id={t.pk: t for t in teams.values()}, result=result)
         changed |= plan.sync(rows, engineers, teams)
         _daily_usage_follow(engineer_ids=plan.engineer_ids, start=plan.earliest)
-        impact_reattribute()  # new github logins and emails claim their unmapped PRs
+        # New emails and GitHub logins claim the usage and PRs that arrived before them.
+        result.usage_rows_moved = usage_reattribute(identities=_unmapped_person_identities(cursor))
+        impact_reattribute()
     result.created = len(created)
     result.updated = len(changed - created)
     result.unchanged = len(rows) - result.created - result.updated
     return result
+
+
+# Unmapped usage that names a person by email or GitHub login (read from the unmapped-identity
+# partial index: proportional to what is unmapped, not to the ledger).
+UNMAPPED_PERSON_IDENTITIES_SQL = """
+SELECT DISTINCT vendor, identity_kind, identity_value FROM usage_usagerecord
+WHERE engineer_id IS NULL AND identity_kind IN ('email', 'github_login')
+ORDER BY 1, 2, 3
+"""
+
+
+def _unmapped_person_identities(cursor) -> list[tuple[str, str, str]]:
+    cursor.execute(UNMAPPED_PERSON_IDENTITIES_SQL)
+    return cursor.fetchall()
 
 
 def _teams_sync(rows: list[OrgRow], result: OrgImportResult) -> dict[str, Team]:

@@ -34,9 +34,11 @@ class Command(BaseCommand):
             result = org_import(raw=file.read_bytes(), today=today)
         except ParseError as exc:
             raise CommandError(f"{file.name} refused, nothing imported: {exc}") from exc
+        claimed = f", {result.usage_rows_moved} unmapped usage rows claimed" if result.usage_rows_moved else ""
         self.stdout.write(
             f"{file.name}: {result.people} people ({result.created} created, {result.updated} updated, "
             f"{result.unchanged} unchanged), {result.teams_created} teams created, {result.team_changes} team changes"
+            f"{claimed}"
         )
         for warning in result.warnings:
             self.stderr.write(f"  warning: {warning}")
