@@ -49,25 +49,48 @@ def test_the_defaults_make_vendor_reports_primary_over_gateway_and_local_logs():
     assert primaries["cursor_csv"] == "cursor_events"
 
 
+# The dashboard CSV of the same month: the Admin API events' people and days again (other
+# amounts, as the two exports price differently), and Bjarne, whom the events do not cover.
+RESTATED = [
+    '"2026-10-01T09:00:00.000Z","dennis.lovelace@example.com","","","Usage-based","gpt-5","No","120","50","0","20","140","$1.50"',
+    '"2026-10-03T09:00:00.000Z","dennis.lovelace@example.com","","","Usage-based","gpt-5","No","120","50","0","20","140","$2.50"',
+    '"2026-10-01T10:00:00.000Z","leslie.knuth@example.com","","","Usage-based","gpt-5","No","120","50","0","20","140","$3.50"',
+]
+
+
+@pytest.fixture
+def csv_folder(tmp_path) -> Path:
+    text = (DATA / "cursor_usage_export.csv").read_text().rstrip("\n")
+    (tmp_path / "cursor_usage_export.csv").write_text(text + "\n" + "\n".join(RESTATED) + "\n")
+    return tmp_path
+
+
+def csv_cost(*, covered: bool) -> Decimal:
+    """The CSV's cost of the people and days the events cover, or of the rest (Bjarne)."""
+    rows = UsageRecord.objects.filter(dataset="cursor_csv")
+    people = ["dennis.lovelace@example.com", "leslie.knuth@example.com"]
+    rows = rows.filter(identity_value__in=people) if covered else rows.exclude(identity_value__in=people)
+    return rows.aggregate(total=Sum("cost_usd"))["total"] or Decimal(0)
+
+
 def test_a_secondary_source_alone_still_counts(ingest):
     batch = ingest("cursor_usage_export.csv")
     assert spend() == ledger("cursor_csv") == batch.cost_usd > 0
     assert not cursor_priority().active
 
 
-def test_two_sources_of_one_spend_count_only_the_primary_and_a_flip_moves_the_totals(ingest):
-    ingest("cursor_usage_export.csv")
+def test_two_sources_of_one_spend_count_only_the_primary_and_a_flip_moves_the_totals(ingest, csv_folder):
+    ingest("cursor_usage_export.csv", folder=csv_folder)
     events = ingest("cursor_usage_events.json")
-    assert ledger("cursor_events") != ledger("cursor_csv")
-    # The primary arrived: the CSV rows are kept but left out of spend.
-    assert spend() == ledger("cursor_events") == events.cost_usd
-    assert (
-        UsageRecord.objects.filter(dataset="cursor_csv", counted=False).count()
-        == UsageRecord.objects.filter(dataset="cursor_csv").count()
-    )
+    assert csv_cost(covered=True) == Decimal("7.5") and csv_cost(covered=False) > 0
+    # The primary arrived: the CSV's rows of the people and days it reports are kept but left out
+    # of spend; Bjarne, whom it does not report, still counts.
+    assert spend() == ledger("cursor_events") + csv_cost(covered=False) == events.cost_usd + csv_cost(covered=False)
+    assert UsageRecord.objects.filter(dataset="cursor_csv", counted=False).count() == len(RESTATED)
 
     flipped = source_priority_set(priority_id=cursor_priority().pk, primary_dataset="cursor_csv")
-    assert flipped == UsageRecord.objects.count()
+    # The CSV covers every day of the events' people: all events rows leave, the 3 CSV rows return.
+    assert flipped == UsageRecord.objects.filter(dataset="cursor_events").count() + len(RESTATED)
     assert spend() == ledger("cursor_csv")
     # The flip moved the rollup by exact deltas: a rebuild from the ledger finds nothing to change.
     moved = rollup_rows()
@@ -82,7 +105,45 @@ def test_two_sources_of_one_spend_count_only_the_primary_and_a_flip_moves_the_to
     assert spend() == ledger("cursor_csv")
 
     source_priority_set(priority_id=cursor_priority().pk, primary_dataset="cursor_events")
-    assert spend() == ledger("cursor_events")
+    assert spend() == ledger("cursor_events") + csv_cost(covered=False)
+
+
+def test_a_secondary_arriving_after_its_primary_is_left_out_where_the_primary_covers_it(ingest, csv_folder):
+    ingest("cursor_usage_events.json")
+    ingest("cursor_usage_export.csv", folder=csv_folder)
+    assert spend() == ledger("cursor_events") + csv_cost(covered=False)
+    moved = rollup_rows()
+    daily_usage_rebuild(start=UsageRecord.objects.order_by("day").first().day, end=max_day_after())
+    assert rollup_rows() == moved
+
+
+def test_mapping_an_identity_later_applies_the_rule_to_the_person(ingest, csv_folder):
+    """The CSV knows Dennis by another email, unmapped: both sources count until an identity map
+    says it is him, then his CSV rows on the events' days leave spend."""
+    from tests.factories import EngineerFactory
+    from usage.services.identities import identity_map
+
+    dennis = EngineerFactory(email="dennis.lovelace@example.com")
+    EngineerFactory(email="leslie.knuth@example.com")
+    folder = csv_folder
+    path = folder / "cursor_usage_export.csv"
+    path.write_text(path.read_text().replace("dennis.lovelace@example.com", "dl@contractor.example"))
+    ingest("cursor_usage_events.json")
+    ingest("cursor_usage_export.csv", folder=folder)
+    other_email = UsageRecord.objects.filter(identity_value="dl@contractor.example")
+    assert other_email.filter(counted=True).count() == 2  # nobody knows it is Dennis yet
+
+    identity_map(
+        vendor="cursor", kind="email", external_id="dl@contractor.example", engineer_email=dennis.email, user=None
+    )
+
+    assert other_email.filter(engineer=dennis, counted=False).count() == 2
+    dennis_csv = other_email.aggregate(total=Sum("cost_usd"))["total"]
+    assert dennis_csv == Decimal("4.00")
+    assert spend() == ledger("cursor_events") + csv_cost(covered=False) - dennis_csv
+    moved = rollup_rows()
+    daily_usage_rebuild(start=UsageRecord.objects.order_by("day").first().day, end=max_day_after())
+    assert rollup_rows() == moved
 
 
 def rollup_rows() -> list:
@@ -96,12 +157,12 @@ def max_day_after():
     return UsageRecord.objects.order_by("-day").first().day + timedelta(days=1)
 
 
-def test_the_batch_says_how_many_of_its_rows_do_not_count_and_why(ingest):
-    csv = ingest("cursor_usage_export.csv")
+def test_the_batch_says_how_many_of_its_rows_do_not_count_and_why(ingest, csv_folder):
+    csv = ingest("cursor_usage_export.csv", folder=csv_folder)
     assert import_batch_not_counted(batch=csv) is None
     ingest("cursor_usage_events.json")
     info = import_batch_not_counted(batch=csv)
-    assert info.rows == UsageRecord.objects.filter(dataset="cursor_csv").count()
+    assert info.rows == len(RESTATED)
     assert info.primary == "cursor_events" and "Cursor" in info.reason
 
 
@@ -112,6 +173,7 @@ def test_unrelated_and_billing_sources_are_not_affected(ingest, samples):
     before = spend()
     ingest("cursor_usage_export.csv")
     ingest("cursor_usage_events.json")
-    assert spend() == before + ledger("cursor_events")
+    # These two files report different people: both count.
+    assert spend() == before + ledger("cursor_events") + ledger("cursor_csv")
     assert BillingLine.objects.aggregate(total=Sum("cost_usd"))["total"] == lines
     assert UsageRecord.objects.filter(dataset="copilot_metered", counted=False).count() == 0

@@ -129,11 +129,14 @@ def test_the_admin_edits_sources_and_a_saved_priority_goes_through_the_flip(clie
 
 
 def test_the_batch_page_says_which_rows_are_not_counted_and_why(client, staff, django_capture_on_commit_callbacks):
+    from tests.usage.test_counting import RESTATED  # the events' people and days, in the CSV too
+
     data = Path(__file__).resolve().parents[1] / "data"
+    raw = (data / "cursor_usage_export.csv").read_text().rstrip("\n") + "\n" + "\n".join(RESTATED) + "\n"
     with django_capture_on_commit_callbacks(execute=True):
-        csv = import_batch_create(filename="cursor.csv", raw=(data / "cursor_usage_export.csv").read_bytes())
+        csv = import_batch_create(filename="cursor.csv", raw=raw.encode())
         import_batch_create(filename="events.json", raw=(data / "cursor_usage_events.json").read_bytes())
     body = client.get(reverse("usage:batch", args=[csv.pk])).content.decode()
-    rows = UsageRecord.objects.filter(dataset="cursor_csv").count()
-    assert f"{rows} rows of this file are kept but not added to spend" in body
+    assert UsageRecord.objects.filter(dataset="cursor_csv", counted=False).count() == len(RESTATED)
+    assert f"{len(RESTATED)} rows of this file are kept but not added to spend" in body
     assert "<strong>cursor_events</strong> is the primary source" in body

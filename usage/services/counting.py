@@ -1,21 +1,62 @@
 """Rule 1, a dollar is counted once: which of two overlapping attribution datasets counts.
 
-Every row is kept; `UsageRecord.counted` says whether DailyUsage sums it. Ingest sets it from
-SourcePriority as rows arrive. A priority is active once its primary dataset has rows: until
-then the other dataset counts (a site with only gateway or local logs still sees its spend).
-Activating or changing a priority flips the stored rows of both datasets that disagree with it
-and moves the rollup by exactly those rows.
+Every row is kept; `UsageRecord.counted` says whether DailyUsage sums it. A row of the secondary
+dataset of an active SourcePriority does not count when the primary dataset holds a row for the
+same person on the same day: the engineer, or for unmapped rows the identity (COUNTED_RULE). A
+person the primary does not report on that day (another team's tool, a user the admin API does
+not cover) keeps their secondary rows: only the same dollars are left out, not everyone's.
+A priority is active once its primary dataset has rows. Ingest sets the flag as rows arrive and
+re-checks the pair over a batch's days; activating or changing a priority, or moving rows to
+another person (re-attribution), flips the stored rows that disagree with the rule and moves the
+rollup by exactly those rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
 
 from leaderboard.access import audit
 from usage.models import SourcePriority, UsageRecord
 
 from .rollup import rollup_apply_delta
+
+EVER = ("-infinity", "infinity")  # a flip over every row of a pair
+
+
+def who(alias: str, engineer: str | None = None) -> str:
+    """Whose spend a row is, for rule 1: its engineer, or for an unmapped row its identity."""
+    engineer = engineer or f"{alias}.engineer_id"
+    return f"COALESCE('e:' || {engineer}, 'i:' || {alias}.identity_kind || ':' || {alias}.identity_value)"
+
+
+# The people and days each primary dataset covers in a window of bucket starts (one range scan
+# of the natural key per dataset); a row's rule is then a hash lookup, not a probe of the ledger.
+COVER_SQL = f"""
+CREATE TEMP TABLE primary_cover ON COMMIT DROP AS
+SELECT DISTINCT p.dataset, {who("p")} AS who, p.day
+FROM usage_usagerecord p
+WHERE p.dataset = ANY(%(primaries)s) AND p.bucket_start >= %(from)s::timestamptz
+  AND p.bucket_start < %(until)s::timestamptz;
+CREATE INDEX ON primary_cover (who, day);
+ANALYZE primary_cover;
+"""
+
+
+def counted_rule(alias: str, *, engineer: str | None = None, dataset: str | None = None) -> str:
+    """SQL: whether row `alias` counts (primary_cover must exist). `engineer` and `dataset` are
+    SQL for those of the row when `alias` lacks the columns (a staged row)."""
+    dataset = dataset or f"{alias}.dataset"
+    return f"""NOT EXISTS (
+    SELECT 1 FROM usage_sourcepriority sp JOIN primary_cover c ON c.dataset = sp.primary_dataset
+    WHERE sp.active AND {dataset} IN (sp.first_dataset, sp.second_dataset)
+      AND sp.primary_dataset <> {dataset} AND sp.account IN ('', {alias}.account)
+      AND c.who = {who(alias, engineer)} AND c.day = {alias}.day)"""
+
 
 # Ingest makes writers of one dataset and day take turns on these advisory locks; a flip takes
 # the same ones for both datasets, in key order as ingest does, so it never reads a row an
@@ -23,7 +64,10 @@ from .rollup import rollup_apply_delta
 LOCK_SQL = """
 SELECT pg_advisory_xact_lock(k) FROM (
     SELECT DISTINCT hashtextextended(dataset || ':' || day::text, 0) AS k
-    FROM usage_usagerecord WHERE dataset IN (%(first)s, %(second)s) ORDER BY 1
+    FROM usage_usagerecord
+    WHERE dataset IN (%(first)s, %(second)s)
+      AND bucket_start >= %(from)s::timestamptz AND bucket_start < %(until)s::timestamptz
+    ORDER BY 1
 ) locks
 """
 
@@ -32,20 +76,40 @@ _DELTA_COLUMNS = (
     " cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, requests, cost_usd, cost_source"
 )
 
-# Rows whose flag disagrees with the priorities (the expression ingest's RESOLVE_SQL uses) flip;
-# a row that now counts enters the rollup, one that no longer counts leaves it.
+# Rows whose flag disagrees with the rule flip; a row that now counts enters the rollup, one that
+# no longer counts leaves it.
 FLIP_SQL = f"""
 WITH flipped AS (
     UPDATE usage_usagerecord u SET counted = NOT u.counted
     WHERE u.dataset IN (%(first)s, %(second)s) AND (%(account)s = '' OR u.account = %(account)s)
-      AND u.counted = EXISTS (SELECT 1 FROM usage_sourcepriority sp
-                              WHERE u.dataset IN (sp.first_dataset, sp.second_dataset)
-                                AND sp.primary_dataset <> u.dataset AND sp.account IN ('', u.account)
-                                AND sp.active)
+      AND u.bucket_start >= %(from)s::timestamptz AND u.bucket_start < %(until)s::timestamptz
+      AND u.counted <> {counted_rule("u")}
     RETURNING u.counted, {", ".join(f"u.{c.strip()}" for c in _DELTA_COLUMNS.split(","))}
 )
 INSERT INTO rollup_delta SELECT CASE WHEN counted THEN 1 ELSE -1 END, {_DELTA_COLUMNS} FROM flipped
 """
+
+
+def primaries_over(datasets: Iterable[str]) -> list[str]:
+    """The primary datasets of the active priorities these datasets are secondary in."""
+    datasets = list(datasets)
+    rows = SourcePriority.objects.filter(active=True).filter(
+        Q(first_dataset__in=datasets) | Q(second_dataset__in=datasets)
+    )
+    return sorted({p.primary_dataset for p in rows if p.secondary_dataset in datasets})
+
+
+def priorities_of(datasets: Iterable[str]) -> list[SourcePriority]:
+    datasets = list(datasets)
+    return list(
+        SourcePriority.objects.filter(Q(first_dataset__in=datasets) | Q(second_dataset__in=datasets)).order_by("pk")
+    )
+
+
+def partner_datasets(dataset: str) -> list[str]:
+    """Datasets a priority pairs with this one: their days are locked with its own."""
+    pairs = priorities_of([dataset])
+    return sorted(({p.first_dataset for p in pairs} | {p.second_dataset for p in pairs}) - {dataset})
 
 
 def source_priority_set(*, priority_id: int, primary_dataset: str, user=None) -> int:
@@ -77,11 +141,30 @@ def source_priorities_activate(*, dataset: str) -> int:
     return flipped
 
 
-def _flip(priority: SourcePriority) -> int:
-    """Flip the rows of the pair that disagree with the priorities and move the rollup by them."""
-    params = {"first": priority.first_dataset, "second": priority.second_dataset, "account": priority.account}
+def counting_recheck(
+    *, datasets: Iterable[str], start: datetime | str, end: datetime | str, primary_only: bool = False
+) -> int:
+    """Flip the rows of every active pair these datasets belong to (`primary_only`: as its
+    primary), in a window of bucket starts (a batch's days, rows that changed hands), that
+    disagree with the rule. Returns the count."""
+    datasets = list(datasets)
+    pairs = [p for p in priorities_of(datasets) if p.active and (not primary_only or p.primary_dataset in datasets)]
+    return sum(_flip(p, start=start, end=end) for p in pairs)
+
+
+def _flip(priority: SourcePriority, *, start: datetime | str = EVER[0], end: datetime | str = EVER[1]) -> int:
+    """Flip the rows of the pair that disagree with the rule and move the rollup by them."""
+    params = {
+        "first": priority.first_dataset,
+        "second": priority.second_dataset,
+        "account": priority.account,
+        "from": start,
+        "until": end,
+        "primaries": primaries_over([priority.first_dataset, priority.second_dataset]),
+    }
     with connection.cursor() as cursor:
         cursor.execute(LOCK_SQL, params)
+        cursor.execute(COVER_SQL, params)
         cursor.execute(
             f"CREATE TEMP TABLE rollup_delta ON COMMIT DROP AS SELECT 1 AS sign, {_DELTA_COLUMNS}"
             " FROM usage_usagerecord LIMIT 0"
@@ -90,5 +173,5 @@ def _flip(priority: SourcePriority) -> int:
         flipped = cursor.rowcount
         if flipped:
             rollup_apply_delta(cursor)
-        cursor.execute("DROP TABLE rollup_delta")
+        cursor.execute("DROP TABLE rollup_delta, primary_cover")
     return flipped

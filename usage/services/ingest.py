@@ -12,6 +12,7 @@ import io
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import PurePath
 from typing import BinaryIO
@@ -29,13 +30,21 @@ from usage.importers import registry
 from usage.importers.base import BILLING_COLUMNS, USAGE_COLUMNS, ParsedExport, ParseError, Rejection
 from usage.models import ImportBatch, RejectedRow
 
-from .counting import source_priorities_activate
+from .counting import (
+    COVER_SQL,
+    counted_rule,
+    counting_recheck,
+    partner_datasets,
+    primaries_over,
+    source_priorities_activate,
+)
 from .impact import load_impact
 from .resolution import ENGINEER_OF, identity_joins
 from .rollup import rollup_apply_delta
 
 logger = logging.getLogger(__name__)
 COPY_CHUNK_ROWS = 200_000
+ONE_DAY = timedelta(days=1)
 INGEST_WORK_MEM = "128MB"
 
 
@@ -284,6 +293,10 @@ def _csv_cells(column: pd.Series) -> list[str]:
     return ["\\N" if cell is None else cell for cell in cells]
 
 
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def _refuse_pruned_days(cursor) -> list[Rejection]:
     """Rows of days whose raw rows prune_raw dropped: the rows they would replace are gone, so
     their sums would be counted a second time in the rollup. Refused, each named."""
@@ -383,21 +396,17 @@ ANALYZE existing;
 """
 
 # Who each distinct identity of the batch is (a few thousand, where rows are hundreds of
-# thousands), and whether each account's rows count (rule 1: another dataset may be primary
-# for this spend, usage/services/counting.py).
+# thousands).
 IDENTITIES_SQL = f"""
 CREATE TEMP TABLE stage_identity ON COMMIT DROP AS
 SELECT i.vendor, i.identity_kind, i.identity_value, {ENGINEER_OF} AS engineer_id
 FROM (SELECT DISTINCT vendor, identity_kind, identity_value FROM stage_usage) i
 {identity_joins("i")};
-CREATE TEMP TABLE stage_account ON COMMIT DROP AS
-SELECT a.account,
-       NOT EXISTS (SELECT 1 FROM usage_sourcepriority sp
-                   WHERE %(dataset)s IN (sp.first_dataset, sp.second_dataset) AND sp.primary_dataset <> %(dataset)s
-                     AND sp.account IN ('', a.account) AND sp.active) AS counted
-FROM (SELECT DISTINCT account FROM stage_usage) a;
-ANALYZE stage_identity, stage_account, stage_price;
+ANALYZE stage_identity, stage_price;
 """
+# Whether a staged row counts (rule 1, usage/services/counting.py): only a dataset that is the
+# secondary of an active priority asks, of the primary's people and days (primary_cover).
+STAGED_COUNTED = counted_rule("s", engineer="i.engineer_id", dataset="%(dataset)s")
 
 # Resolve identity, price, and drop rows a newer batch has already restated.
 RESOLVE_SQL = """
@@ -415,11 +424,10 @@ SELECT s.dedup_key, s.bucket_start, s.bucket_width, s.day, s.vendor, s.product, 
             ELSE 0 END AS cost_usd,
        CASE WHEN s.cost_usd IS NOT NULL THEN 'vendor' WHEN p.p_in IS NOT NULL THEN 'computed'
             ELSE 'unpriced' END AS cost_source,
-       a.counted
+       {counted} AS counted
 FROM stage_usage s
 LEFT JOIN stage_identity i
        ON i.vendor = s.vendor AND i.identity_kind = s.identity_kind AND i.identity_value = s.identity_value
-LEFT JOIN stage_account a ON a.account = s.account
 LEFT JOIN stage_price p
        ON p.vendor = s.vendor AND p.model = s.model AND p.day = s.day AND p.long_context = s.long_context
 WHERE NOT EXISTS (
@@ -427,6 +435,9 @@ WHERE NOT EXISTS (
     WHERE x.dedup_key = s.dedup_key AND x.bucket_start = s.bucket_start AND x.batch_id > %(batch_id)s
 );
 """
+
+RESOLVE_ALL_COUNT_SQL = RESOLVE_SQL.replace("{counted}", "true")
+RESOLVE_BY_RULE_SQL = RESOLVE_SQL.replace("{counted}", STAGED_COUNTED)
 
 # Keys the ledger does not hold yet are plainly inserted: nobody else can add them meanwhile
 # (the batch holds its days' locks), and a plain INSERT skips ON CONFLICT's speculative insertion.
@@ -515,17 +526,28 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         cursor.execute(f"SELECT DISTINCT {', '.join(PRICE_KEY)} FROM stage_usage")
         prices = price_table(pd.DataFrame(cursor.fetchall(), columns=list(PRICE_KEY)))
         copy_frame(cursor, "stage_price", prices, list(prices.columns))
+        cursor.execute("SELECT min(bucket_start), max(bucket_start), min(day), max(day) FROM stage_usage")
+        first, last, first_day, last_day = cursor.fetchone()
         # Writers of the same dataset and day take turns (locks in sorted order: no deadlock);
-        # the delta below is then read from rows nobody else is changing.
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(%s || ':' || day::text, 0) AS k"
-            " FROM stage_usage ORDER BY 1) locks",
-            [dataset],
-        )
+        # the delta below is then read from rows nobody else is changing. A dataset paired with
+        # others by a SourcePriority also takes their days (every day of the window): the rule-1
+        # recheck below flips their rows, and must not take a lock after this one.
+        partners = partner_datasets(dataset)
+        if partners:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(d || ':' || day::date::text, 0)"
+                " AS k FROM unnest(%s::text[]) d, generate_series(%s::date, %s::date, interval '1 day') day"
+                " ORDER BY 1) locks",
+                [[dataset, *partners], first_day, last_day],
+            )
+        else:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(%s || ':' || day::text, 0)"
+                " AS k FROM stage_usage ORDER BY 1) locks",
+                [dataset],
+            )
         # A window the dataset holds no row in (a new day's log, a first import) needs no probe
         # per key: the time-first natural key answers this with one index descent.
-        cursor.execute("SELECT min(bucket_start), max(bucket_start) FROM stage_usage")
-        first, last = cursor.fetchone()
         cursor.execute(
             "SELECT EXISTS (SELECT 1 FROM usage_usagerecord WHERE dataset = %s AND bucket_start BETWEEN %s AND %s)",
             [dataset, first, last],
@@ -533,7 +555,14 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         (params["overlaps"],) = cursor.fetchone()
         cursor.execute(EXISTING_SQL, params)
         cursor.execute(IDENTITIES_SQL, params)
-        cursor.execute(RESOLVE_SQL, params)
+        window = {"from": _day_start(first_day), "until": _day_start(last_day + ONE_DAY)}
+        primaries = primaries_over([dataset])
+        if primaries:  # a secondary dataset: its rows count unless the primary covers the person and day
+            cursor.execute(COVER_SQL, {**window, "primaries": primaries})
+            cursor.execute(RESOLVE_BY_RULE_SQL, params)
+            cursor.execute("DROP TABLE primary_cover")
+        else:
+            cursor.execute(RESOLVE_ALL_COUNT_SQL, params)
         cursor.execute(DELTA_SQL, params)
         cursor.execute("SELECT EXISTS (SELECT 1 FROM existing)")
         (replaces,) = cursor.fetchone()
@@ -546,9 +575,10 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         cursor.execute("SELECT DISTINCT engineer_id FROM resolved WHERE engineer_id IS NOT NULL ORDER BY 1")
         engineer_ids = [row[0] for row in cursor.fetchall()]
         # ON COMMIT DROP is not enough when the caller's transaction goes on (tests, savepoints).
-        cursor.execute(
-            "DROP TABLE stage_usage, stage_price, existing, stage_identity, stage_account, resolved, rollup_delta"
-        )
+        cursor.execute("DROP TABLE stage_usage, stage_price, existing, stage_identity, resolved, rollup_delta")
+    # A primary dataset's batch may now cover (or, restated, no longer cover) people and days its
+    # secondaries reported: their rows in the batch's days flip to match (rule 1).
+    counting_recheck(datasets=[dataset], start=window["from"], end=window["until"], primary_only=True)
     superseded = staged - written
     if superseded:
         logger.info("batch %s: %s rows already restated by a newer batch were left as they are", batch.pk, superseded)

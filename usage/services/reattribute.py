@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from django.db import connection, transaction
 
+from .counting import counting_recheck
 from .resolution import ENGINEER_OF, identity_joins
 from .rollup import rollup_apply_delta
 
 # Rows whose engineer differs from what the identity map (or an email/login match) says now.
 CHANGED_SQL = f"""
 CREATE TEMP TABLE changed ON COMMIT DROP AS
-SELECT u.id, u.day, u.engineer_id AS old_engineer_id, {ENGINEER_OF} AS new_engineer_id,
+SELECT u.id, u.dataset, u.bucket_start, u.day, u.engineer_id AS old_engineer_id, {ENGINEER_OF} AS new_engineer_id,
        u.vendor, u.product, u.model_canonical, u.input_uncached_tokens, u.cache_read_tokens,
        u.cache_write_5m_tokens, u.cache_write_1h_tokens, u.output_tokens, u.requests, u.cost_usd, u.cost_source,
        u.counted
@@ -68,5 +71,13 @@ def usage_reattribute(*, identities: list[tuple[str, str, str]]) -> int:
             cursor.execute(DELTA_SQL)
             rollup_apply_delta(cursor)
             cursor.execute("DROP TABLE rollup_delta")
+            cursor.execute("SELECT array_agg(DISTINCT dataset), min(day), max(day) FROM changed")
+            datasets, first_day, last_day = cursor.fetchone()
         cursor.execute("DROP TABLE changed")
+        if count:
+            # Rows that changed hands may now be, or stop being, the same person's spend as
+            # another source's on that day (rule 1): the pairs recheck those days.
+            start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
+            end = datetime(last_day.year, last_day.month, last_day.day, tzinfo=UTC) + timedelta(days=1)
+            counting_recheck(datasets=datasets, start=start, end=end)
     return count
