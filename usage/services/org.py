@@ -108,7 +108,7 @@ def org_import(*, raw: bytes, today: date | None = None) -> OrgImportResult:
         changed |= plan.sync(rows, engineers, teams)
         _daily_usage_follow(engineer_ids=plan.engineer_ids, start=plan.earliest)
         # New emails and GitHub logins claim the usage and PRs that arrived before them.
-        result.usage_rows_moved = usage_reattribute(identities=_unmapped_person_identities(cursor))
+        result.usage_rows_moved = usage_reattribute(identities=_unmapped_person_identities(cursor), unmapped_only=True)
         impact_reattribute()
     result.created = len(created)
     result.updated = len(changed - created)

@@ -21,7 +21,7 @@ FROM usage_usagerecord u
 JOIN (SELECT * FROM unnest(%(vendors)s::text[], %(kinds)s::text[], %(values)s::text[]) AS t(vendor, kind, value)) ids
   ON u.vendor = ids.vendor AND u.identity_kind = ids.kind AND u.identity_value = ids.value
 {identity_joins("u")}
-WHERE u.engineer_id IS DISTINCT FROM {ENGINEER_OF}
+WHERE u.engineer_id IS DISTINCT FROM {ENGINEER_OF} {{unmapped}}
 ORDER BY u.id
 FOR UPDATE OF u
 """
@@ -35,6 +35,7 @@ SELECT pg_advisory_xact_lock(k) FROM (
     FROM usage_usagerecord u
     JOIN (SELECT * FROM unnest(%(vendors)s::text[], %(kinds)s::text[], %(values)s::text[]) AS t(vendor, kind, value)) ids
       ON u.vendor = ids.vendor AND u.identity_kind = ids.kind AND u.identity_value = ids.value
+    WHERE true {unmapped}
     ORDER BY 1
 ) locks
 """
@@ -53,15 +54,18 @@ WHERE counted
 """
 
 
-def usage_reattribute(*, identities: list[tuple[str, str, str]]) -> int:
+def usage_reattribute(*, identities: list[tuple[str, str, str]], unmapped_only: bool = False) -> int:
     """Point the usage of these (vendor, kind, external_id) identities at whoever they map to
     now, moving the rollup with it. Returns the number of usage rows that changed hands."""
     if not identities:
         return 0
     vendors, kinds, values = (list(col) for col in zip(*identities, strict=True))
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(LOCK_SQL, {"vendors": vendors, "kinds": kinds, "values": values})
-        cursor.execute(CHANGED_SQL, {"vendors": vendors, "kinds": kinds, "values": values})
+        # Only rows attributed to nobody: the unmapped-identity partial index finds them, where
+        # the whole ledger would be read for identities that may also be someone's already.
+        unmapped = "AND u.engineer_id IS NULL" if unmapped_only else ""
+        cursor.execute(LOCK_SQL.format(unmapped=unmapped), {"vendors": vendors, "kinds": kinds, "values": values})
+        cursor.execute(CHANGED_SQL.format(unmapped=unmapped), {"vendors": vendors, "kinds": kinds, "values": values})
         cursor.execute("SELECT count(*) FROM changed")
         (count,) = cursor.fetchone()
         if count:
