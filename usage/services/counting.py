@@ -14,7 +14,7 @@ rollup by exactly those rows.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -139,6 +139,12 @@ def source_priorities_activate(*, dataset: str) -> int:
         priority.save(update_fields=["active", "updated_at"])
         flipped += _flip(priority)
     return flipped
+
+
+def day_window(first_day: date, last_day: date) -> tuple[datetime, datetime]:
+    """The bucket starts of these UTC days, both included, as a half-open window."""
+    start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
+    return start, start + timedelta(days=(last_day - first_day).days + 1)
 
 
 def counting_recheck(

@@ -12,7 +12,6 @@ import io
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import PurePath
 from typing import BinaryIO
@@ -34,6 +33,7 @@ from .counting import (
     COVER_SQL,
     counted_rule,
     counting_recheck,
+    day_window,
     partner_datasets,
     primaries_over,
     source_priorities_activate,
@@ -44,7 +44,6 @@ from .rollup import rollup_apply_delta
 
 logger = logging.getLogger(__name__)
 COPY_CHUNK_ROWS = 200_000
-ONE_DAY = timedelta(days=1)
 INGEST_WORK_MEM = "128MB"
 
 
@@ -291,10 +290,6 @@ def _csv_cells(column: pd.Series) -> list[str]:
             for cell in cells
         ]
     return ["\\N" if cell is None else cell for cell in cells]
-
-
-def _day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _refuse_pruned_days(cursor) -> list[Rejection]:
@@ -555,7 +550,7 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         (params["overlaps"],) = cursor.fetchone()
         cursor.execute(EXISTING_SQL, params)
         cursor.execute(IDENTITIES_SQL, params)
-        window = {"from": _day_start(first_day), "until": _day_start(last_day + ONE_DAY)}
+        window = dict(zip(("from", "until"), day_window(first_day, last_day), strict=True))
         primaries = primaries_over([dataset])
         if primaries:  # a secondary dataset: its rows count unless the primary covers the person and day
             cursor.execute(COVER_SQL, {**window, "primaries": primaries})

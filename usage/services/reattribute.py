@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from django.db import connection, transaction
 
-from .counting import counting_recheck
+from .counting import counting_recheck, day_window
 from .resolution import ENGINEER_OF, identity_joins
 from .rollup import rollup_apply_delta
 
@@ -81,7 +79,6 @@ def usage_reattribute(*, identities: list[tuple[str, str, str]], unmapped_only: 
         if count:
             # Rows that changed hands may now be, or stop being, the same person's spend as
             # another source's on that day (rule 1): the pairs recheck those days.
-            start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
-            end = datetime(last_day.year, last_day.month, last_day.day, tzinfo=UTC) + timedelta(days=1)
+            start, end = day_window(first_day, last_day)
             counting_recheck(datasets=datasets, start=start, end=end)
     return count
