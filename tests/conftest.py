@@ -24,3 +24,14 @@ def other_connection(db):
     params = connection.get_connection_params()
     with psycopg.connect(autocommit=True, **params) as conn:
         yield conn
+
+
+@pytest.fixture
+def default_priorities(db) -> None:
+    """The SourcePriority rows the migration adds, again: a transactional test runs after others
+    have flushed the database, migration data included."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("usage.migrations.0005_sources").add_default_priorities(apps, None)

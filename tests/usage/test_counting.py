@@ -177,3 +177,46 @@ def test_unrelated_and_billing_sources_are_not_affected(ingest, samples):
     assert spend() == before + ledger("cursor_events") + ledger("cursor_csv")
     assert BillingLine.objects.aggregate(total=Sum("cost_usd"))["total"] == lines
     assert UsageRecord.objects.filter(dataset="copilot_metered", counted=False).count() == 0
+
+
+ADVISORY_LOCKS_HELD = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mapping_takes_the_partner_datasets_day_locks_before_the_recheck(
+    default_priorities, ingest, csv_folder, monkeypatch
+):
+    """Re-attribution re-checks the pair's rows after moving its own: the partner's day locks are
+    taken up front with its own, in one sorted statement. A lock taken late waits on an import of
+    the partner that in turn waits on ours: a deadlock. (A committed test: locks start empty.)"""
+    from django.db import connection
+
+    from tests.factories import EngineerFactory
+    from usage.services import reattribute
+    from usage.services.identities import identity_map
+
+    dennis = EngineerFactory(email="dennis.lovelace@example.com")
+    path = csv_folder / "cursor_usage_export.csv"
+    path.write_text(path.read_text().replace("dennis.lovelace@example.com", "dl@contractor.example"))
+    ingest("cursor_usage_events.json")
+    ingest("cursor_usage_export.csv", folder=csv_folder)
+    held = []
+    recheck = reattribute.counting_recheck
+
+    def counting(**kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute(ADVISORY_LOCKS_HELD)
+            before = cursor.fetchone()[0]
+            flipped = recheck(**kwargs)
+            cursor.execute(ADVISORY_LOCKS_HELD)
+            held.append((before, cursor.fetchone()[0], flipped))
+        return flipped
+
+    monkeypatch.setattr(reattribute, "counting_recheck", counting)
+    identity_map(
+        vendor="cursor", kind="email", external_id="dl@contractor.example", engineer_email=dennis.email, user=None
+    )
+
+    [(before, after, flipped)] = held
+    assert flipped == 2  # his CSV rows on the events' days left spend: the recheck ran
+    assert before > 0 and after == before  # and took no lock it did not already hold

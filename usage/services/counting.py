@@ -112,6 +112,18 @@ def partner_datasets(dataset: str) -> list[str]:
     return sorted(({p.first_dataset for p in pairs} | {p.second_dataset for p in pairs}) - {dataset})
 
 
+def days_lock(cursor, *, datasets: Iterable[str], first_day: date, last_day: date) -> None:
+    """Take the ingest day locks of these datasets for every day from first to last, in one
+    sorted statement: a writer that will flip a pair's rows takes the partner's days up front,
+    never one lock after another (which can deadlock against an import of the partner)."""
+    cursor.execute(
+        "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(d || ':' || day::date::text, 0)"
+        " AS k FROM unnest(%s::text[]) d, generate_series(%s::date, %s::date, interval '1 day') day"
+        " ORDER BY 1) locks",
+        [sorted(set(datasets)), first_day, last_day],
+    )
+
+
 def source_priority_set(*, priority_id: int, primary_dataset: str, user=None) -> int:
     """Make `primary_dataset` the one of its pair that counts toward spend, flip the stored rows
     of both datasets to match and move DailyUsage by them. Returns the number of rows flipped;

@@ -34,6 +34,7 @@ from .counting import (
     counted_rule,
     counting_recheck,
     day_window,
+    days_lock,
     partner_datasets,
     primaries_over,
     source_priorities_activate,
@@ -529,12 +530,7 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         # recheck below flips their rows, and must not take a lock after this one.
         partners = partner_datasets(dataset)
         if partners:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(d || ':' || day::date::text, 0)"
-                " AS k FROM unnest(%s::text[]) d, generate_series(%s::date, %s::date, interval '1 day') day"
-                " ORDER BY 1) locks",
-                [[dataset, *partners], first_day, last_day],
-            )
+            days_lock(cursor, datasets=[dataset, *partners], first_day=first_day, last_day=last_day)
         else:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(%s || ':' || day::text, 0)"

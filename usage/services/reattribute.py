@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
-from .counting import counting_recheck, day_window
+from .counting import counting_recheck, day_window, days_lock, partner_datasets
 from .resolution import ENGINEER_OF, identity_joins
 from .rollup import rollup_apply_delta
 
@@ -24,19 +24,23 @@ ORDER BY u.id
 FOR UPDATE OF u
 """
 
+_ROWS_OF_IDENTITIES = """
+FROM usage_usagerecord u
+JOIN (SELECT * FROM unnest(%(vendors)s::text[], %(kinds)s::text[], %(values)s::text[]) AS t(vendor, kind, value)) ids
+  ON u.vendor = ids.vendor AND u.identity_kind = ids.kind AND u.identity_value = ids.value
+WHERE true {unmapped}
+"""
+
+# The datasets and days the identities' rows are in: the locks below cover them.
+SPAN_SQL = "SELECT array_agg(DISTINCT u.dataset), min(u.day), max(u.day)" + _ROWS_OF_IDENTITIES
+
 # Ingest makes writers of one dataset and day take turns on these advisory locks (in key order,
 # so no deadlock); re-attribution takes the same ones for the days it touches, so it never moves a
 # row an import is restating, nor an import reads a row this is moving.
-LOCK_SQL = """
-SELECT pg_advisory_xact_lock(k) FROM (
-    SELECT DISTINCT hashtextextended(u.dataset || ':' || u.day::text, 0) AS k
-    FROM usage_usagerecord u
-    JOIN (SELECT * FROM unnest(%(vendors)s::text[], %(kinds)s::text[], %(values)s::text[]) AS t(vendor, kind, value)) ids
-      ON u.vendor = ids.vendor AND u.identity_kind = ids.kind AND u.identity_value = ids.value
-    WHERE true {unmapped}
-    ORDER BY 1
-) locks
-"""
+LOCK_SQL = (
+    "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(u.dataset || ':' || u.day::text, 0)"
+    " AS k" + _ROWS_OF_IDENTITIES + " ORDER BY 1) locks"
+)
 
 DELTA_SQL = """
 CREATE TEMP TABLE rollup_delta ON COMMIT DROP AS
@@ -62,8 +66,19 @@ def usage_reattribute(*, identities: list[tuple[str, str, str]], unmapped_only: 
         # Only rows attributed to nobody: the unmapped-identity partial index finds them, where
         # the whole ledger would be read for identities that may also be someone's already.
         unmapped = "AND u.engineer_id IS NULL" if unmapped_only else ""
-        cursor.execute(LOCK_SQL.format(unmapped=unmapped), {"vendors": vendors, "kinds": kinds, "values": values})
-        cursor.execute(CHANGED_SQL.format(unmapped=unmapped), {"vendors": vendors, "kinds": kinds, "values": values})
+        ids = {"vendors": vendors, "kinds": kinds, "values": values}
+        cursor.execute(SPAN_SQL.format(unmapped=unmapped), ids)
+        datasets, first_day, last_day = cursor.fetchone()
+        if not datasets:
+            return 0
+        partners = {partner for dataset in datasets for partner in partner_datasets(dataset)}
+        if partners:
+            # The rule-1 re-check below flips the pairs' rows in these days: their locks are taken
+            # now, with the rows' own, in one sorted statement (a late lock can deadlock).
+            days_lock(cursor, datasets=[*datasets, *partners], first_day=first_day, last_day=last_day)
+        else:
+            cursor.execute(LOCK_SQL.format(unmapped=unmapped), ids)
+        cursor.execute(CHANGED_SQL.format(unmapped=unmapped), ids)
         cursor.execute("SELECT count(*) FROM changed")
         (count,) = cursor.fetchone()
         if count:
