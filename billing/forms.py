@@ -79,6 +79,10 @@ class SeatUploadForm(forms.Form):
     """A seats CSV for /finance/; its rows are checked by the import service."""
 
     file = forms.FileField(label="Seats CSV")
+    complete = forms.BooleanField(
+        required=False,
+        label="Copilot seats JSON: it lists every seat we pay for (open seats it no longer lists end yesterday)",
+    )
 
     def clean_file(self):
         from django.conf import settings

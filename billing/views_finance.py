@@ -95,8 +95,16 @@ def seats_upload(request: HttpRequest) -> HttpResponse:
     unknown_logins: dict[str, list[str]] = {}
     try:
         if looks_like_copilot_seats(raw):  # GitHub's Copilot seats API response (JSON)
-            copilot = copilot_seats_import(raw=raw, actor=request.user, source="web")
+            copilot = copilot_seats_import(
+                raw=raw, actor=request.user, source="web", complete=form.cleaned_data["complete"]
+            )
             result, unknown_logins = copilot.seats, copilot.unknown_logins
+        elif form.cleaned_data["complete"]:
+            messages.error(
+                request,
+                f"{upload.name}: nothing imported. Only the Copilot seats JSON can end seats it no longer lists; a CSV says each seat's end.",
+            )
+            return back
         else:
             result = seats_import(raw=raw, actor=request.user, source="web")
     except SeatImportError as exc:
@@ -107,5 +115,12 @@ def seats_upload(request: HttpRequest) -> HttpResponse:
         note += f" Unknown emails, kept as unmapped seats: {', '.join(sorted(result.unknown_emails))}."
     if unknown_logins:
         note += f" Unknown GitHub logins, not imported: {', '.join(sorted(unknown_logins))}."
+    if form.cleaned_data["complete"]:
+        ended = copilot.ended
+        note += f" {len(ended)} Copilot seat{'' if len(ended) == 1 else 's'} no longer listed ended yesterday" + (
+            f" ({', '.join(s.email for s in ended)})." if ended else "."
+        )
+        if copilot.unchecked:
+            note += f" Left open, no GitHub login on record: {', '.join(copilot.unchecked)}."
     messages.success(request, note)
     return back

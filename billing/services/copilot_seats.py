@@ -14,18 +14,28 @@ audit as the CSV import):
 As with the CSV, the whole file is checked first: a seat without a login, with an unreadable date
 or with a plan that has no price refuses the file, every problem named by location. Importing the
 same response again changes nothing.
+
+The API lists current seats only: a seat removed after its cancellation date passed, or removed at
+once, simply stops appearing. Imported with `complete=True` (the admin says the response is every
+page of the one account the company pays Copilot through; it must hold `total_seats` seats), an
+ongoing Copilot seat of a person whose GitHub login the response does not list ends the day
+before `as_of` (the day the response was fetched): the last day it was surely held. A seat of
+someone with no GitHub login on record is left open and reported: the response cannot say.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models.functions import Lower
 
+from billing.models import SeatAssignment
+from leaderboard.access import audit
 from usage.models import Engineer
 
 from .seats import SeatImportError, SeatImportResult, SeatRow, seat_rows_save
@@ -38,6 +48,8 @@ PRODUCT = "copilot"
 class CopilotSeatImportResult:
     seats: SeatImportResult
     unknown_logins: dict[str, list[str]] = field(default_factory=dict)  # login -> locations
+    ended: list[SeatAssignment] = field(default_factory=list)  # complete=True: seats no longer listed
+    unchecked: list[str] = field(default_factory=list)  # complete=True: open seats of people with no login
 
 
 @dataclass(frozen=True)
@@ -54,10 +66,15 @@ def looks_like_copilot_seats(raw: bytes) -> bool:
     return raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
 
 
-def copilot_seats_import(*, raw: bytes | str, actor=None, source: str = "command") -> CopilotSeatImportResult:
-    """Check the whole response, map logins to people, then save through the seat ledger.
+def copilot_seats_import(
+    *, raw: bytes | str, actor=None, source: str = "command", complete: bool = False, as_of: date | None = None
+) -> CopilotSeatImportResult:
+    """Check the whole response, map logins to people, then save through the seat ledger;
+    `complete`: also end the open Copilot seats it no longer lists (module docstring).
     SeatImportError (nothing written) lists every problem."""
-    seats = _read(raw)
+    seats, totals = _read(raw)
+    if complete:
+        _check_complete(seats, totals)
     prices = _prices()
     problems = [
         f"{s.location}: plan_type {s.plan!r} has no price in COPILOT_SEAT_PRICES_USD ({', '.join(sorted(prices))})"
@@ -83,8 +100,50 @@ def copilot_seats_import(*, raw: bytes | str, actor=None, source: str = "command
             rows[key], locations[key] = row, s.location
     if problems:
         raise SeatImportError(problems)
-    result = seat_rows_save(rows=list(rows.values()), actor=actor, source=source)
-    return CopilotSeatImportResult(result, unknown)
+    with transaction.atomic():
+        result = CopilotSeatImportResult(seat_rows_save(rows=list(rows.values()), actor=actor, source=source), unknown)
+        if complete:
+            as_of = as_of or datetime.now(UTC).date()
+            _end_unlisted(result, listed={s.login for s in seats}, as_of=as_of)
+            audit(actor, "seats.copilot_unlisted_ended", "", ended=len(result.ended), as_of=str(as_of), source=source)
+    return result
+
+
+def _check_complete(seats: list[_Seat], totals: list[object]) -> None:
+    """Every page must say total_seats, the same number, and together list that many seats."""
+    listed = len({s.login for s in seats})
+    if any(not isinstance(t, int) or isinstance(t, bool) for t in totals):
+        raise SeatImportError(
+            ["a page has no total_seats: the response cannot show it lists every seat (import it without complete)"]
+        )
+    if len(set(totals)) > 1 or totals[0] != listed:
+        raise SeatImportError(
+            [
+                f"the response lists {listed} seats but total_seats says {max(totals)}: fetch every page "
+                "(?per_page=100&page=2, ...) and import them together as a JSON array"
+            ]
+        )
+
+
+def _end_unlisted(result: CopilotSeatImportResult, *, listed: set[str], as_of: date) -> None:
+    """End, the day before `as_of`, the open Copilot seats of people whose login is not listed."""
+    last_day = as_of - timedelta(days=1)
+    open_seats = SeatAssignment.objects.select_for_update().filter(
+        vendor=VENDOR, product=PRODUCT, end_on__isnull=True, start_on__lte=last_day
+    )
+    logins = dict(
+        Engineer.objects.annotate(email_ci=Lower("email"), login=Lower("github_login"))
+        .filter(email_ci__in={seat.email for seat in open_seats})
+        .values_list("email_ci", "login")
+    )
+    for seat in open_seats.order_by("email", "start_on"):
+        login = logins.get(seat.email)
+        if not login:
+            result.unchecked.append(seat.email)
+        elif login not in listed:
+            seat.end_on = last_day
+            seat.save(update_fields=["end_on", "imported_at"])
+            result.ended.append(seat)
 
 
 def _prices() -> dict[str, Decimal]:
@@ -113,7 +172,8 @@ def _emails_by_login(logins: set[str]) -> dict[str, str]:
     return emails
 
 
-def _read(raw: bytes | str) -> list[_Seat]:
+def _read(raw: bytes | str) -> tuple[list[_Seat], list[object]]:
+    """The seats of every page, and each page's total_seats."""
     text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
     try:
         doc = json.loads(text)
@@ -138,7 +198,7 @@ def _read(raw: bytes | str) -> list[_Seat]:
         raise SeatImportError(problems)
     if not seats:
         raise SeatImportError(["the response has no seats"])
-    return seats
+    return seats, [page.get("total_seats") for page in pages]
 
 
 def _seat(item: object, location: str) -> _Seat:

@@ -154,3 +154,83 @@ def test_finance_takes_the_copilot_seats_json_on_the_upload_and_shows_its_dollar
     body = reply.content.decode()
     assert "2 seats (2 new, 0 changed, 0 unchanged)" in body and "Unknown GitHub logins, not imported: x" in body
     assert reply.context["o"].seat_usd == Decimal(58)
+
+
+NOVEMBER_20 = date(2026, 11, 20)
+
+
+def test_a_complete_response_ends_the_open_seats_it_no_longer_lists_the_day_before_it_was_fetched(people):
+    EngineerFactory(email="Linus@Example.com", github_login="")  # a seat from the CSV, nobody's login
+    copilot_seats_import(raw=response(seat(), seat(login="graceh")))
+    SeatAssignment.objects.create(
+        email="linus@example.com", vendor="github", product="copilot", monthly_price_usd=19, start_on=date(2026, 10, 1)
+    )
+    cursor = SeatAssignment.objects.create(
+        email="grace@example.com", vendor="cursor", product="cursor", monthly_price_usd=40, start_on=date(2026, 10, 1)
+    )
+
+    # Grace's seat is gone from the list: it ends on the 19th; Ada's stays open.
+    result = copilot_seats_import(raw=response(seat()), complete=True, as_of=NOVEMBER_20)
+
+    assert [(s.email, s.end_on) for s in result.ended] == [("grace@example.com", date(2026, 11, 19))]
+    assert result.unchecked == ["linus@example.com"]  # no login to look for: left open, reported
+    ends = dict(SeatAssignment.objects.filter(vendor="github").values_list("email", "end_on"))
+    assert ends == {"ada@example.com": None, "grace@example.com": date(2026, 11, 19), "linus@example.com": None}
+    cursor.refresh_from_db()
+    assert cursor.end_on is None  # another tool's seat is not the Copilot list's to end
+    # Grace pays 19 of November's 30 days.
+    november = seat_costs(start=date(2026, 11, 1), end=date(2026, 12, 1), keys=("email", "vendor"))
+    grace = [r["cost_usd"] for r in november if (r["email"], r["vendor"]) == ("grace@example.com", "github")]
+    assert grace == [pytest.approx(Decimal(19) * 19 / 30)]
+    # The same response again: nothing more ends.
+    assert copilot_seats_import(raw=response(seat()), complete=True, as_of=NOVEMBER_20).ended == []
+
+
+def test_without_complete_an_unlisted_seat_stays_open(people):
+    copilot_seats_import(raw=response(seat(), seat(login="graceh")))
+    copilot_seats_import(raw=response(seat()))
+    assert not SeatAssignment.objects.exclude(end_on=None).exists()
+
+
+def test_a_complete_import_refuses_a_response_missing_pages_and_writes_nothing(people):
+    first_page = json.dumps({"total_seats": 3, "seats": [seat(), seat(login="graceh")]}).encode()
+    with pytest.raises(SeatImportError) as refused:
+        copilot_seats_import(raw=first_page, complete=True)
+    assert refused.value.problems == [
+        "the response lists 2 seats but total_seats says 3: fetch every page (?per_page=100&page=2, ...) "
+        "and import them together as a JSON array"
+    ]
+    no_total = json.dumps({"seats": [seat()]}).encode()
+    with pytest.raises(SeatImportError, match="has no total_seats"):
+        copilot_seats_import(raw=no_total, complete=True)
+    assert not SeatAssignment.objects.exists()
+    # Without complete, the same first page imports as before.
+    assert copilot_seats_import(raw=first_page).seats.created == 2
+
+
+def test_the_command_and_the_finance_upload_take_complete(people, tmp_path, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from tests.billing.test_finance import finance_user
+
+    copilot_seats_import(raw=response(seat(), seat(login="graceh")))
+    path = tmp_path / "seats.json"
+    path.write_bytes(response(seat()))
+    out = io.StringIO()
+    call_command("import_seats", str(path), "--complete", "--as-of", "2026-11-20", stdout=out, stderr=io.StringIO())
+    assert "ended grace@example.com's Copilot seat (from 2026-10-01): not listed, last day 2026-11-19" in out.getvalue()
+    assert "1 Copilot seat no longer listed: ended" in out.getvalue()
+    csv_path = tmp_path / "seats.csv"
+    csv_path.write_text("email,vendor,product,monthly_price_usd,start,end\n")
+    with pytest.raises(CommandError, match="--complete reads the Copilot seats API response"):
+        call_command("import_seats", str(csv_path), "--complete", stdout=io.StringIO())
+
+    SeatAssignment.objects.filter(email="grace@example.com").update(end_on=None)
+    client.force_login(finance_user())
+    upload = SimpleUploadedFile("seats.json", response(seat()))
+    reply = client.post(
+        reverse("billing:finance-seats"), {"file": upload, "month": "2026-11", "complete": "on"}, follow=True
+    )
+    assert "1 Copilot seat no longer listed ended yesterday (grace@example.com)." in reply.content.decode()
+    assert SeatAssignment.objects.get(email="grace@example.com").end_on is not None

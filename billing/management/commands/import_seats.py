@@ -1,6 +1,7 @@
 """Seat assignments from a CSV (email,vendor,product,monthly_price_usd,start,end) or from the
 GitHub Copilot seats API response (--format copilot_seats; a JSON file is recognised as such)."""
 
+from datetime import date
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -24,17 +25,32 @@ class Command(BaseCommand):
         parser.add_argument(
             "--format", choices=FORMATS, default="", help="csv or copilot_seats (default: JSON is copilot_seats)"
         )
+        parser.add_argument(
+            "--complete",
+            action="store_true",
+            help="copilot_seats only: the response is every page of the account; open Copilot seats of people "
+            "it no longer lists end the day before --as-of",
+        )
+        parser.add_argument(
+            "--as-of",
+            type=date.fromisoformat,
+            default=None,
+            help="the day the response was fetched (default: today, UTC)",
+        )
 
-    def handle(self, *args, file: Path, format: str = "", **options):
+    def handle(self, *args, file: Path, format: str = "", complete: bool = False, as_of=None, **options):
         try:
             raw = file.read_bytes()
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror or exc}") from exc
         format = format or ("copilot_seats" if looks_like_copilot_seats(raw) else "csv")
+        if complete and format != "copilot_seats":
+            raise CommandError("--complete reads the Copilot seats API response (a seat CSV says its own ends)")
         unknown_logins: dict[str, list[str]] = {}
+        copilot = None
         try:
             if format == "copilot_seats":
-                copilot = copilot_seats_import(raw=raw, source="command")
+                copilot = copilot_seats_import(raw=raw, source="command", complete=complete, as_of=as_of)
                 result, unknown_logins = copilot.seats, copilot.unknown_logins
             else:
                 result = seats_import(raw=raw, source="command")
@@ -55,3 +71,14 @@ class Command(BaseCommand):
                 f"unknown GitHub login {login} ({', '.join(locations)}): not imported; add it as github_login "
                 "in the org chart and import again"
             )
+        if copilot is not None and complete:
+            for seat in copilot.ended:
+                self.stdout.write(
+                    f"ended {seat.email}'s Copilot seat (from {seat.start_on}): not listed, last day {seat.end_on}"
+                )
+            count = len(copilot.ended)
+            self.stdout.write(f"{count} Copilot seat{'' if count == 1 else 's'} no longer listed: ended")
+            for email in copilot.unchecked:
+                self.stderr.write(
+                    f"{email}: open Copilot seat left as it is; nobody with this email has a github_login to look for"
+                )
