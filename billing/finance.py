@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from billing.forecast import LOOKBACK_DAYS, Forecast, forecast_spend
 from billing.models import BillingLine, CapPeriod, TeamBudget
-from billing.seats import seat_costs
+from billing.seats import IdleSeat, idle_seats, seat_costs
 from usage.models import DailyUsage, Team
 
 ZERO = Decimal(0)
@@ -125,10 +126,17 @@ class FinanceOverview:
     reconciliation: list[Reconciliation]
     chart_months: list[date]
     chart_vendors: dict[str, list[Decimal]]  # vendor -> spend per chart month, zero-filled
+    idle_seats: list[IdleSeat]  # as of the month's last day, or today in the current month
+    idle_as_of: date
 
     @property
     def change_usd(self) -> Decimal:
         return self.total_usd - self.previous_total_usd
+
+    @property
+    def idle_seat_monthly_usd(self) -> Decimal:
+        """What the idle seats cost a month: what reclaiming them would save."""
+        return sum((seat.monthly_price_usd for seat in self.idle_seats), ZERO)
 
     @property
     def metered_usd(self) -> Decimal:
@@ -329,7 +337,7 @@ def finance_reconciliation(*, start: date, end: date) -> list[Reconciliation]:
 
 def finance_overview(*, start: date, today: date) -> FinanceOverview:
     """Everything /finance/ shows for the month starting `start`, metered usage and seats.
-    Eleven queries whatever the number of teams, engineers, seats or rows; one more for the
+    Twelve queries whatever the number of teams, engineers, seats or rows; one more for the
     forecast (the current month only) and one more when some vendor billed the month (its
     usage to reconcile)."""
     end = month_shift(start, 1)
@@ -348,6 +356,7 @@ def finance_overview(*, start: date, today: date) -> FinanceOverview:
     total = sum((line.cost_usd for line in vendors), ZERO)
     seat_total = sum((line.seat_usd for line in vendors), ZERO)
     months, chart = _chart(start, end, seats)
+    idle_as_of = min(end - timedelta(days=1), today)
     return FinanceOverview(
         start=start,
         end=end,
@@ -365,6 +374,8 @@ def finance_overview(*, start: date, today: date) -> FinanceOverview:
         reconciliation=finance_reconciliation(start=start, end=end),
         chart_months=months,
         chart_vendors=chart,
+        idle_seats=idle_seats(as_of=idle_as_of, idle_days=settings.IDLE_SEAT_DAYS),
+        idle_as_of=idle_as_of,
     )
 
 

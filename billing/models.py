@@ -354,6 +354,9 @@ class SeatAssignment(models.Model):
     monthly_price_usd = models.DecimalField(max_digits=14, decimal_places=6)
     start_on = models.DateField()
     end_on = models.DateField(null=True, blank=True)  # last day paid, inclusive
+    # The vendor's own last-activity day, where it says one (Copilot's seats API): a Copilot
+    # user of base completions leaves no usage rows, so usage alone would call the seat idle.
+    last_activity_on = models.DateField(null=True, blank=True)
     imported_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -129,3 +129,66 @@ def seat_segments(*, start: date, end: date) -> Iterator[SeatSegment]:
 def seat_prorated_usd(*, monthly_price_usd: Decimal, days_active: int, days_in_month: int) -> Decimal:
     """monthly × days active / days in month: the rule the SQL applies day by day."""
     return monthly_price_usd * days_active / days_in_month
+
+
+@dataclass(frozen=True)
+class IdleSeat:
+    """An ongoing seat nobody has used for a while (idle_seats): a licence to reclaim."""
+
+    seat_id: int
+    email: str
+    vendor: str
+    product: str
+    monthly_price_usd: Decimal
+    start_on: date
+    engineer_id: int | None
+    name: str | None
+    left_on: date | None  # the holder's end_date, when it is before as_of
+    last_active: date | None  # the last usage of the seat's vendor, or the vendor's own last activity
+
+    @property
+    def reason(self) -> str:
+        if self.engineer_id is None:
+            return "not in the org chart"
+        if self.left_on is not None:
+            return f"left on {self.left_on:%-d %b %Y}"
+        if self.last_active is None:
+            return "never used"
+        return f"last used {self.last_active:%-d %b %Y}"
+
+
+# Ongoing seats (no end set: an end is a decision already taken) of people who have left, or held
+# for more than the idle window by someone with no activity of the seat's vendor in it: no
+# DailyUsage row of that vendor (one index range of (engineer, day) per seat, stopping at the
+# first row found) and no later vendor-reported activity. The holder's last activity is then
+# read for these few only.
+IDLE_SEATS_SQL = """
+WITH idle AS (
+    SELECT s.id, s.email, s.vendor, s.product, s.monthly_price_usd, s.start_on, s.last_activity_on,
+           e.id AS engineer_id, e.name, CASE WHEN e.end_date < %(as_of)s THEN e.end_date END AS left_on
+    FROM billing_seatassignment s
+    LEFT JOIN usage_engineer e ON lower(e.email) = s.email
+    WHERE s.end_on IS NULL AND s.start_on <= %(as_of)s AND (
+        e.end_date < %(as_of)s  -- a leaver's seat, used or not
+        OR s.start_on <= %(since)s
+           AND (s.last_activity_on IS NULL OR s.last_activity_on <= %(since)s)
+           AND NOT EXISTS (
+               SELECT 1 FROM usage_dailyusage d
+               WHERE d.engineer_id = e.id AND d.day > %(since)s AND d.day <= %(as_of)s AND d.vendor = s.vendor))
+)
+SELECT i.id, i.email, i.vendor, i.product, i.monthly_price_usd, i.start_on, i.engineer_id, i.name, i.left_on,
+       GREATEST(i.last_activity_on, (
+           SELECT max(d.day) FROM usage_dailyusage d
+           WHERE d.engineer_id = i.engineer_id AND d.vendor = i.vendor AND d.day <= %(as_of)s))
+FROM idle i
+ORDER BY i.monthly_price_usd DESC, i.vendor, i.product, i.email
+"""
+
+
+def idle_seats(*, as_of: date, idle_days: int) -> list[IdleSeat]:
+    """Ongoing seats held more than `idle_days` whose holder used the tool on none of the
+    `idle_days` days up to `as_of`: leavers' seats, seats of people not in the org chart, and
+    licences bought and not used. Costliest first. One query."""
+    with connection.cursor() as cursor:
+        cursor.execute(IDLE_SEATS_SQL, {"as_of": as_of, "since": as_of - timedelta(days=idle_days)})
+        return [IdleSeat(*row) for row in cursor.fetchall()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import date
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -59,6 +60,7 @@ def finance(request: HttpRequest) -> HttpResponse:
         "reconciled_products": RECONCILED_PRODUCTS,
         "vendor_fig": monthly_vendor_spend_figure(months=overview.chart_months, spend=overview.chart_vendors),
         "seat_form": SeatUploadForm(),
+        "idle_days": settings.IDLE_SEAT_DAYS,
     }
     return render(request, "billing/finance.html", context)
 

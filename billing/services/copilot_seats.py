@@ -10,7 +10,7 @@ audit as the CSV import):
 - vendor `github`, product `copilot`;
 - monthly_price_usd: settings.COPILOT_SEAT_PRICES_USD[plan_type] (`business` 19, `enterprise` 39);
 - start: `created_at`'s UTC day; end: `pending_cancellation_date` (the last day paid, inclusive)
-  or ongoing.
+  or ongoing; `last_activity_at`'s UTC day kept as the seat's last activity (idle seats on /finance/).
 As with the CSV, the whole file is checked first: a seat without a login, with an unreadable date
 or with a plan that has no price refuses the file, every problem named by location. Importing the
 same response again changes nothing.
@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.functions import Lower
 
 from billing.models import SeatAssignment
@@ -59,6 +59,7 @@ class _Seat:
     plan: str
     start_on: date
     end_on: date | None
+    last_activity_on: date | None = None
 
 
 def looks_like_copilot_seats(raw: bytes) -> bool:
@@ -102,11 +103,28 @@ def copilot_seats_import(
         raise SeatImportError(problems)
     with transaction.atomic():
         result = CopilotSeatImportResult(seat_rows_save(rows=list(rows.values()), actor=actor, source=source), unknown)
+        _last_activity_save(seats, emails)
         if complete:
             as_of = as_of or datetime.now(UTC).date()
             _end_unlisted(result, listed={s.login for s in seats}, as_of=as_of)
             audit(actor, "seats.copilot_unlisted_ended", "", ended=len(result.ended), as_of=str(as_of), source=source)
     return result
+
+
+def _last_activity_save(seats: list[_Seat], emails: dict[str, str]) -> None:
+    """Each listed seat's last activity day, in one statement (not a seat's price or end: a seat
+    CSV re-imported later leaves it as it is)."""
+    known = [(emails[s.login], s.start_on, s.last_activity_on) for s in seats if s.login in emails]
+    if not known:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE billing_seatassignment s SET last_activity_on = a.day"
+            " FROM unnest(%s::text[], %s::date[], %s::date[]) AS a(email, start_on, day)"
+            " WHERE s.email = a.email AND s.vendor = %s AND s.product = %s AND s.start_on = a.start_on"
+            " AND s.last_activity_on IS DISTINCT FROM a.day",
+            [[k[0] for k in known], [k[1] for k in known], [k[2] for k in known], VENDOR, PRODUCT],
+        )
 
 
 def _check_complete(seats: list[_Seat], totals: list[object]) -> None:
@@ -228,4 +246,12 @@ def _seat(item: object, location: str) -> _Seat:
             raise ValueError(f"pending_cancellation_date is not a date: {cancel!r}") from None
         if end < start:
             raise ValueError(f"pending_cancellation_date {end} is before created_at's day {start}")
-    return _Seat(location, login.strip().lower(), plan.strip().lower(), start, end)
+    active = item.get("last_activity_at")
+    try:
+        moment = datetime.fromisoformat(active) if isinstance(active, str) and active else None
+    except ValueError:
+        raise ValueError(f"last_activity_at is not an ISO-8601 time: {active!r}") from None
+    last_active = None
+    if moment is not None:
+        last_active = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).date()
+    return _Seat(location, login.strip().lower(), plan.strip().lower(), start, end, last_active)

@@ -262,9 +262,9 @@ def test_the_page_makes_the_same_number_of_queries_with_few_or_many_teams(client
         )
     user = finance_user()
     client.force_login(user)
-    # Session and user, the viewer (engineer and groups: one query), then the overview's eleven
+    # Session and user, the viewer (engineer and groups: one query), then the overview's twelve
     # queries (a past month: no forecast; no bill: no reconciliation usage).
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):
         assert client.get(reverse("billing:finance") + "?month=2026-10").status_code == 200
 
 
@@ -282,7 +282,7 @@ def test_the_current_month_with_a_bill_adds_the_forecast_and_the_reconciliation_
         batch=batch, dataset="anthropic_cost", dedup_key="k", day=today, vendor="anthropic", cost_usd=Decimal("9")
     )
     client.force_login(finance_user())
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(17):
         response = client.get(reverse("billing:finance"))
     assert response.context["o"].forecast is not None
     assert response.context["o"].reconciliation[0].attributed_usd == Decimal("1.50") * teams

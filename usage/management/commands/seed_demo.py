@@ -65,9 +65,14 @@ class Command(BaseCommand):
         ]
         call_command("import_org", str(out / "org.csv"), stdout=self.stdout)
         call_command("import_identities", str(out / "identities.csv"), stdout=self.stdout)
+        # Seat holders' own usage, from a generator of its own: the files above stay as they were.
+        tools_rng = random.Random(seed + 1)  # noqa: S311 - demo data, not secrets
+        files.append(self._write_cursor(out / "cursor_usage_export.csv", tools_rng, people, start, end))
         call_command("import_usage", *[str(f) for f in files], stdout=self.stdout)
         self._write_seats(out / "seats.csv", people, start)
         call_command("import_seats", str(out / "seats.csv"), stdout=self.stdout, stderr=self.stderr)
+        self._write_copilot_seats(out / "copilot_seats.json", tools_rng, people, start, end)
+        call_command("import_seats", str(out / "copilot_seats.json"), stdout=self.stdout, stderr=self.stderr)
         self._users(people)
         self.stdout.write(f"Demo ready: log in as admin@example.com / {DEMO_PASSWORD} (or any engineer's email)")
 
@@ -146,18 +151,64 @@ class Command(BaseCommand):
             day += timedelta(days=1)
 
     def _write_seats(self, path: Path, people: list[dict], start: date) -> None:
-        """Cursor seats for every third person, Copilot for every fourth (some ended in the
-        period: partial months), and a contractor nobody imported (an unmapped seat)."""
+        """Cursor seats for every third person and a contractor nobody imported (an unmapped seat)."""
         with path.open("w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(["email", "vendor", "product", "monthly_price_usd", "start", "end"])
             for i, p in enumerate(people):
                 if i % 3 == 0:
                     writer.writerow([p["email"], "cursor", "cursor", "40", start - timedelta(days=120), ""])
-                if i % 4 == 1:
-                    end = start + timedelta(days=30 + i % 20) if i % 5 == 0 else ""
-                    writer.writerow([p["email"], "github", "copilot", "19", start - timedelta(days=200), end])
             writer.writerow(["contractor@agency.example", "cursor", "cursor", "40", start + timedelta(days=15), ""])
+
+    def _write_cursor(self, path: Path, rng: random.Random, people: list[dict], start: date, end: date) -> Path:
+        """Cursor's dashboard CSV for the Cursor seat holders, but every fourth of them, who bought
+        a seat and stopped using it (the idle seats of /finance/)."""
+        header = ["Date", "User", "Kind", "Model", "Max Mode", "Input (w/ Cache Write)", "Input (w/o Cache Write)"]
+        header += ["Cache Read", "Output Tokens", "Total Tokens", "Cost"]
+        users = [p["email"] for i, p in enumerate(people) if i % 3 == 0 and i % 12 != 0]
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh, quoting=csv.QUOTE_ALL)
+            writer.writerow(header)
+            for day in self._days(start, end):
+                for email in users:
+                    if day.weekday() >= 5 or rng.random() < 0.4:
+                        continue
+                    write, plain, read, output = (
+                        rng.randint(500, 5000),
+                        rng.randint(100, 2000),
+                        rng.randint(5000, 40000),
+                        rng.randint(500, 5000),
+                    )
+                    moment = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(
+                        hours=rng.randint(7, 19)
+                    )
+                    cost = f"${rng.uniform(0.2, 4):.2f}"
+                    row = [moment.strftime("%Y-%m-%dT%H:%M:%S.000Z"), email, "Usage-based", "gpt-5", "No"]
+                    writer.writerow([*row, write, plain, read, output, write + plain + read + output, cost])
+        return path
+
+    def _write_copilot_seats(self, path: Path, rng: random.Random, people: list[dict], start: date, end: date) -> None:
+        """GitHub's Copilot seats API response for every fourth person: some seats pending
+        cancellation (partial months), and some nobody has used for two months (idle)."""
+        seats = []
+        for i, p in enumerate(people):
+            if i % 4 != 1:
+                continue
+            active = end - timedelta(days=60 + i % 30) if i % 24 == 1 else end - timedelta(days=rng.randint(0, 6))
+            created = datetime.combine(start - timedelta(days=200), datetime.min.time(), tzinfo=UTC)
+            cancel = (start + timedelta(days=30 + i % 20)).isoformat() if i % 5 == 0 else None
+            seats.append(
+                {
+                    "created_at": created.isoformat(),
+                    "updated_at": created.isoformat(),
+                    "pending_cancellation_date": cancel,
+                    "last_activity_at": f"{active.isoformat()}T15:04:05Z",
+                    "last_activity_editor": "vscode/1.106.0/copilot-chat/0.33.0",
+                    "plan_type": "business",
+                    "assignee": {"login": p["github_login"], "type": "User"},
+                }
+            )
+        path.write_text(json.dumps({"total_seats": len(seats), "seats": seats}, indent=1))
 
     def _tokens(self, rng: random.Random, weight: float, day: date, email: str = "") -> dict | None:
         spike = (email, day) in self.spikes
