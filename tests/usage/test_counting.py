@@ -220,3 +220,35 @@ def test_mapping_takes_the_partner_datasets_day_locks_before_the_recheck(
     [(before, after, flipped)] = held
     assert flipped == 2  # his CSV rows on the events' days left spend: the recheck ran
     assert before > 0 and after == before  # and took no lock it did not already hold
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_primarys_first_batch_takes_the_pairs_day_locks_before_activating_it(
+    default_priorities, ingest, csv_folder, monkeypatch
+):
+    """The events' first batch activates the Cursor priority, which re-checks every day of the
+    pair: the CSV's 7 October, outside the batch's days (1-3 October), is locked up front too."""
+    from django.db import connection
+
+    from usage.services import ingest as ingest_module
+
+    ingest("cursor_usage_export.csv", folder=csv_folder)
+    held = []
+    activate = ingest_module.source_priorities_activate
+
+    def activating(**kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute(ADVISORY_LOCKS_HELD)
+            before = cursor.fetchone()[0]
+            flipped = activate(**kwargs)
+            cursor.execute(ADVISORY_LOCKS_HELD)
+            held.append((kwargs["dataset"], before, cursor.fetchone()[0], flipped))
+        return flipped
+
+    monkeypatch.setattr(ingest_module, "source_priorities_activate", activating)
+    ingest("cursor_usage_events.json")
+
+    [(dataset, before, after, flipped)] = held
+    assert dataset == "cursor_events" and cursor_priority().active
+    assert flipped == len(RESTATED)  # the CSV's rows of the events' people and days left spend
+    assert before > 0 and after == before

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Max, Min, Q
 
 from leaderboard.access import audit
 from usage.models import SourcePriority, UsageRecord
@@ -122,6 +122,22 @@ def days_lock(cursor, *, datasets: Iterable[str], first_day: date, last_day: dat
         " ORDER BY 1) locks",
         [sorted(set(datasets)), first_day, last_day],
     )
+
+
+def activation_span(dataset: str) -> tuple[date, date] | None:
+    """The first and last day of the rows of the pairs `dataset` will activate (a priority it is
+    primary for that waits for its first rows), or None when it activates none. Its batch takes
+    their day locks up front: the activation re-checks every row of the pair."""
+    waiting = SourcePriority.objects.filter(primary_dataset=dataset, active=False)
+    datasets = sorted({d for p in waiting for d in (p.first_dataset, p.second_dataset)})
+    if not datasets:
+        return None
+    spans = [
+        UsageRecord.objects.filter(dataset=d).aggregate(first=Min("bucket_start"), last=Max("bucket_start"))
+        for d in datasets  # one natural-key index descent each way per dataset
+    ]
+    days = [moment.astimezone(UTC).date() for span in spans for moment in span.values() if moment is not None]
+    return (min(days), max(days)) if days else None
 
 
 def source_priority_set(*, priority_id: int, primary_dataset: str, user=None) -> int:

@@ -31,6 +31,7 @@ from usage.models import ImportBatch, RejectedRow
 
 from .counting import (
     COVER_SQL,
+    activation_span,
     counted_rule,
     counting_recheck,
     day_window,
@@ -530,7 +531,13 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         # recheck below flips their rows, and must not take a lock after this one.
         partners = partner_datasets(dataset)
         if partners:
-            days_lock(cursor, datasets=[dataset, *partners], first_day=first_day, last_day=last_day)
+            # The first rows of a primary activate its priorities (source_priorities_activate, after
+            # the load), which re-check every day of the pair: those days are locked now too.
+            span = activation_span(dataset)
+            lock_from, lock_until = (
+                (first_day, last_day) if span is None else (min(first_day, span[0]), max(last_day, span[1]))
+            )
+            days_lock(cursor, datasets=[dataset, *partners], first_day=lock_from, last_day=lock_until)
         else:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(%s || ':' || day::text, 0)"
