@@ -252,3 +252,31 @@ def test_a_primarys_first_batch_takes_the_pairs_day_locks_before_activating_it(
     assert dataset == "cursor_events" and cursor_priority().active
     assert flipped == len(RESTATED)  # the CSV's rows of the events' people and days left spend
     assert before > 0 and after == before
+
+
+def test_a_priority_narrowed_to_one_account_leaves_out_only_that_accounts_rows(ingest, tmp_path):
+    """Ingest judges staged rows with a hash join over the cover (RULE_COVER_SQL); the flips use
+    the per-row rule (counted_rule). Both must agree, account narrowing included."""
+    from usage.services.counting import counting_recheck
+
+    SourcePriority.objects.create(
+        name="Cursor events over our CSV, team-a only",
+        first_dataset="cursor_events",
+        second_dataset="generic_csv",
+        primary_dataset="cursor_events",
+        account="team-a",
+    )
+    ingest("cursor_usage_events.json")
+    header = "day,email,vendor,product,model,input_uncached_tokens,output_tokens,cost_usd,account"
+    rows = [
+        "2026-10-01,dennis.lovelace@example.com,cursor,cursor,gpt-5,10,10,1.00,team-a",  # covered: out
+        "2026-10-01,dennis.lovelace@example.com,cursor,cursor,gpt-5,10,10,2.00,team-b",  # other account
+        "2026-10-02,dennis.lovelace@example.com,cursor,cursor,gpt-5,10,10,4.00,team-a",  # a day not covered
+        "2026-10-01,bjarne.liskov@example.com,cursor,cursor,gpt-5,10,10,8.00,team-a",  # a person not covered
+    ]
+    (tmp_path / "ours.csv").write_text("\n".join([header, *rows]) + "\n")
+    ingest("ours.csv", folder=tmp_path)
+    counted = dict(UsageRecord.objects.filter(dataset="generic_csv").values_list("cost_usd", "counted"))
+    assert counted == {Decimal("1.00"): False, Decimal("2.00"): True, Decimal("4.00"): True, Decimal("8.00"): True}
+    assert counting_recheck(datasets=["generic_csv"], start="-infinity", end="infinity") == 0
+    assert spend() == ledger("cursor_events") + Decimal("14.00")

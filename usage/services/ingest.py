@@ -32,13 +32,13 @@ from usage.models import ImportBatch, RejectedRow
 from .counting import (
     COVER_SQL,
     activation_span,
-    counted_rule,
     counting_recheck,
     day_window,
     days_lock,
     partner_datasets,
     primaries_over,
     source_priorities_activate,
+    who,
 )
 from .impact import load_impact
 from .resolution import ENGINEER_OF, identity_joins
@@ -402,8 +402,20 @@ FROM (SELECT DISTINCT vendor, identity_kind, identity_value FROM stage_usage) i
 ANALYZE stage_identity, stage_price;
 """
 # Whether a staged row counts (rule 1, usage/services/counting.py): only a dataset that is the
-# secondary of an active priority asks, of the primary's people and days (primary_cover).
-STAGED_COUNTED = counted_rule("s", engineer="i.engineer_id", dataset="%(dataset)s")
+# secondary of an active priority asks, of the primary's people and days (primary_cover). The
+# rule's per-row NOT EXISTS (counted_rule) probed primary_cover once per staged row (3 s per 1M);
+# here the people and days the batch's priorities cover are folded into one row per (who, day)
+# first, with the accounts they are narrowed to (NULL: every account), and joined by hash.
+RULE_COVER_SQL = """
+CREATE TEMP TABLE rule_cover ON COMMIT DROP AS
+SELECT c.who, c.day, CASE WHEN bool_or(sp.account = '') THEN NULL ELSE array_agg(DISTINCT sp.account) END AS accounts
+FROM usage_sourcepriority sp JOIN primary_cover c ON c.dataset = sp.primary_dataset
+WHERE sp.active AND %(dataset)s IN (sp.first_dataset, sp.second_dataset) AND sp.primary_dataset <> %(dataset)s
+GROUP BY c.who, c.day;
+ANALYZE rule_cover;
+"""
+STAGED_RULE_JOIN = f"LEFT JOIN rule_cover rc ON rc.who = {who('s', 'i.engineer_id')} AND rc.day = s.day"
+STAGED_COUNTED = "(rc.who IS NULL OR (rc.accounts IS NOT NULL AND s.account <> ALL(rc.accounts)))"
 
 # Resolve identity, price, and drop rows a newer batch has already restated.
 RESOLVE_SQL = """
@@ -427,14 +439,15 @@ LEFT JOIN stage_identity i
        ON i.vendor = s.vendor AND i.identity_kind = s.identity_kind AND i.identity_value = s.identity_value
 LEFT JOIN stage_price p
        ON p.vendor = s.vendor AND p.model = s.model AND p.day = s.day AND p.long_context = s.long_context
+{rule_join}
 WHERE NOT EXISTS (
     SELECT 1 FROM existing x
     WHERE x.dedup_key = s.dedup_key AND x.bucket_start = s.bucket_start AND x.batch_id > %(batch_id)s
 );
 """
 
-RESOLVE_ALL_COUNT_SQL = RESOLVE_SQL.replace("{counted}", "true")
-RESOLVE_BY_RULE_SQL = RESOLVE_SQL.replace("{counted}", STAGED_COUNTED)
+RESOLVE_ALL_COUNT_SQL = RESOLVE_SQL.replace("{counted}", "true").replace("{rule_join}", "")
+RESOLVE_BY_RULE_SQL = RESOLVE_SQL.replace("{counted}", STAGED_COUNTED).replace("{rule_join}", STAGED_RULE_JOIN)
 
 # Keys the ledger does not hold yet are plainly inserted: nobody else can add them meanwhile
 # (the batch holds its days' locks), and a plain INSERT skips ON CONFLICT's speculative insertion.
@@ -557,8 +570,9 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         primaries = primaries_over([dataset])
         if primaries:  # a secondary dataset: its rows count unless the primary covers the person and day
             cursor.execute(COVER_SQL, {**window, "primaries": primaries})
+            cursor.execute(RULE_COVER_SQL, params)
             cursor.execute(RESOLVE_BY_RULE_SQL, params)
-            cursor.execute("DROP TABLE primary_cover")
+            cursor.execute("DROP TABLE primary_cover, rule_cover")
         else:
             cursor.execute(RESOLVE_ALL_COUNT_SQL, params)
         cursor.execute(DELTA_SQL, params)
