@@ -20,7 +20,7 @@ from django.db.models.functions import TruncMonth
 
 from billing.forecast import LOOKBACK_DAYS, Forecast, forecast_spend
 from billing.models import BillingLine, CapPeriod, TeamBudget
-from billing.seats import IdleSeat, idle_seats, seat_costs
+from billing.seats import IdleSeats, idle_seats, seat_costs
 from usage.models import DailyUsage, Team
 
 ZERO = Decimal(0)
@@ -31,6 +31,9 @@ MOVERS = 5
 # Claude Code on a subscription is in the analytics export but on another invoice. A vendor
 # not listed here is reconciled against all of its products.
 RECONCILED_PRODUCTS: dict[str, tuple[str, ...]] = {"anthropic": ("api",), "openai": ("api",)}
+
+
+IDLE_SEATS_SHOWN = 50  # the costliest; the count and the monthly total cover them all
 
 
 def month_shift(start: date, months: int) -> date:
@@ -126,17 +129,12 @@ class FinanceOverview:
     reconciliation: list[Reconciliation]
     chart_months: list[date]
     chart_vendors: dict[str, list[Decimal]]  # vendor -> spend per chart month, zero-filled
-    idle_seats: list[IdleSeat]  # as of the month's last day, or today in the current month
+    idle_seats: IdleSeats  # as of the month's last day, or today in the current month
     idle_as_of: date
 
     @property
     def change_usd(self) -> Decimal:
         return self.total_usd - self.previous_total_usd
-
-    @property
-    def idle_seat_monthly_usd(self) -> Decimal:
-        """What the idle seats cost a month: what reclaiming them would save."""
-        return sum((seat.monthly_price_usd for seat in self.idle_seats), ZERO)
 
     @property
     def metered_usd(self) -> Decimal:
@@ -374,7 +372,7 @@ def finance_overview(*, start: date, today: date) -> FinanceOverview:
         reconciliation=finance_reconciliation(start=start, end=end),
         chart_months=months,
         chart_vendors=chart,
-        idle_seats=idle_seats(as_of=idle_as_of, idle_days=settings.IDLE_SEAT_DAYS),
+        idle_seats=idle_seats(as_of=idle_as_of, idle_days=settings.IDLE_SEAT_DAYS, limit=IDLE_SEATS_SHOWN),
         idle_as_of=idle_as_of,
     )
 

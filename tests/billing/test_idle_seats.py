@@ -53,19 +53,26 @@ def company():
 
 
 def test_idle_seats_are_leavers_strangers_and_seats_unused_in_the_window(company):
-    idle = idle_seats(as_of=OCTOBER_31, idle_days=30)
+    idle = idle_seats(as_of=OCTOBER_31, idle_days=30).seats
     assert [(s.email, s.vendor, s.monthly_price_usd, s.reason) for s in idle] == [
         ("grace@example.com", "cursor", Decimal(40), "last used 10 Sep 2026"),
         ("ken@example.com", "cursor", Decimal(40), "left on 15 Oct 2026"),
         ("dennis@example.com", "github", Decimal(19), "last used 1 Aug 2026"),
         ("gone@example.com", "github", Decimal(19), "not in the org chart"),
     ]
+    # A page of the costliest, with the count and monthly cost of all.
+    top = idle_seats(as_of=OCTOBER_31, idle_days=30, limit=2)
+    assert ([s.email for s in top.seats], top.count, top.monthly_usd) == (
+        ["grace@example.com", "ken@example.com"],
+        4,
+        Decimal(118),
+    )
     # Earlier in the month, Grace's September use is within the window.
-    assert "grace@example.com" not in [s.email for s in idle_seats(as_of=date(2026, 10, 5), idle_days=30)]
+    assert "grace@example.com" not in [s.email for s in idle_seats(as_of=date(2026, 10, 5), idle_days=30).seats]
     # A never-used seat says so.
     seat("linus@example.com", vendor="openai", product="chatgpt", start=date(2026, 8, 1))
     assert ("linus@example.com", "never used") in [
-        (s.email, s.reason) for s in idle_seats(as_of=OCTOBER_31, idle_days=30)
+        (s.email, s.reason) for s in idle_seats(as_of=OCTOBER_31, idle_days=30).seats
     ]
 
 
@@ -98,7 +105,7 @@ def test_finance_lists_the_idle_seats_and_what_reclaiming_them_saves(company, cl
     client.force_login(finance_user())
     body = client.get(reverse("billing:finance") + "?month=2026-10").content.decode()
     section = body[body.index('id="idle-seats"') :]
-    assert "Reclaiming them saves <strong>$118.00</strong> a month." in section
+    assert "4 seats: reclaiming them saves <strong>$118.00</strong> a month." in section
     assert "left on 15 Oct 2026" in section and "not in the org chart" in section
     assert "Ada" not in section[: section.index("</section>")]
 
@@ -117,7 +124,7 @@ def test_the_demo_company_has_seats_in_use_idle_and_ending(tmp_path):
     call_command("seed_demo", "--engineers", "48", "--days", "45", "--out", str(tmp_path), stdout=io.StringIO())
     assert not ImportBatch.objects.exclude(status="done").exists()
     assert not ImportBatch.objects.filter(rows_rejected__gt=0).exists()
-    idle = idle_seats(as_of=timezone.now().date(), idle_days=30)
+    idle = idle_seats(as_of=timezone.now().date(), idle_days=30).seats
     reasons = {(s.vendor, s.reason.split(" ")[0]) for s in idle}
     assert {("cursor", "never"), ("cursor", "not"), ("github", "last")} <= reasons
     cursor_seats = SeatAssignment.objects.filter(vendor="cursor").exclude(email__startswith="contractor")

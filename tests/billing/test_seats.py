@@ -3,7 +3,7 @@ and every export still summing to usage_report to the cent with seats present.""
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -308,3 +308,72 @@ def test_only_finance_and_admins_may_upload_seats(client):
     upload = SimpleUploadedFile("seats.csv", (HEADER + seat()).encode())
     assert client.post(reverse("billing:finance-seats"), {"file": upload}).status_code == 404
     assert not SeatAssignment.objects.exists()
+
+
+# The seat ledger's segments as they were first computed, one row per seat and day: the reference
+# the interval arithmetic of SEGMENTS_BASE_SQL must match, segment for segment.
+PER_DAY_SQL = """
+SELECT s.id AS seat_id, s.email, s.vendor, s.product, s.monthly_price_usd, e.id AS engineer_id, e.cost_center,
+       m.id AS membership_id, m.team_id, t.name AS team_name, date_trunc('month', g.ts)::date AS month,
+       min(g.ts)::date AS first_day, max(g.ts)::date + 1 AS end_day, count(*) AS days,
+       (date_trunc('month', g.ts) + interval '1 month')::date - date_trunc('month', g.ts)::date AS month_days,
+       s.monthly_price_usd * count(*)
+           / ((date_trunc('month', g.ts) + interval '1 month')::date - date_trunc('month', g.ts)::date) AS cost_usd
+FROM billing_seatassignment s
+CROSS JOIN LATERAL generate_series(
+    GREATEST(s.start_on, %(start)s)::timestamp,
+    LEAST(COALESCE(s.end_on, %(last)s), %(last)s)::timestamp,
+    interval '1 day'
+) AS g(ts)
+LEFT JOIN usage_engineer e ON lower(e.email) = s.email
+LEFT JOIN usage_teammembership m
+    ON m.engineer_id = e.id AND m.valid_from <= g.ts::date AND (m.valid_to IS NULL OR m.valid_to > g.ts::date)
+LEFT JOIN usage_team t ON t.id = m.team_id
+WHERE s.start_on <= %(last)s AND (s.end_on IS NULL OR s.end_on >= %(start)s)
+GROUP BY s.id, e.id, m.id, t.id, date_trunc('month', g.ts)
+"""
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", range(4))
+def test_segments_by_intervals_equal_the_per_day_expansion(seed):
+    """Random seats (ongoing, ended, one day, before and across the period) of people with random
+    team histories (gaps before, between and after memberships; no team; not in the org chart)."""
+    import random
+
+    from django.db import connection
+
+    from billing.seats import SEGMENTS_BASE_SQL, _params
+
+    rng = random.Random(seed)
+    teams = [TeamFactory(name=f"T{seed}-{n}") for n in range(4)]
+    day0 = date(2026, 1, 1)
+    for n in range(30):
+        engineer = EngineerFactory(email=f"p{n}@example.com")
+        at = day0 + timedelta(days=rng.randint(-40, 120))
+        for _ in range(rng.randint(0, 3)):
+            until = at + timedelta(days=rng.randint(1, 90))
+            ongoing = rng.random() < 0.3
+            TeamMembership.objects.create(
+                engineer=engineer, team=rng.choice(teams), valid_from=at, valid_to=None if ongoing else until
+            )
+            if ongoing:
+                break
+            at = until + timedelta(days=rng.choice([0, 0, 3, 20]))
+    for n in range(60):
+        start = day0 + timedelta(days=rng.randint(-60, 200))
+        end = rng.choice([None, start, start + timedelta(days=rng.randint(1, 150))])
+        email = f"p{rng.randint(0, 33)}@example.com"  # a few are nobody's
+        SeatAssignment.objects.get_or_create(
+            email=email, vendor="cursor", product=f"tool{n}", start_on=start,
+            defaults={"monthly_price_usd": Decimal(rng.choice([19, 40, 39.5])), "end_on": end},
+        )  # fmt: skip
+    order = " ORDER BY seat_id, month, first_day"
+    for start, end in [(date(2026, 1, 1), date(2026, 7, 1)), (date(2026, 2, 10), date(2026, 3, 20))]:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT * FROM ({PER_DAY_SQL}) x" + order, _params(start, end))
+            per_day = cursor.fetchall()
+            cursor.execute(f"SELECT * FROM ({SEGMENTS_BASE_SQL}) x" + order, _params(start, end))
+            intervals = cursor.fetchall()
+        assert len(per_day) > 20
+        assert intervals == per_day
