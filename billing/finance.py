@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncMonth
 
@@ -211,16 +212,41 @@ def _movers(lines: list[SpendLine], limit: int = MOVERS) -> list[SpendLine]:
     return ups + downs
 
 
+# Each engineer's spend this month and last, summed once; the biggest rises and falls are then
+# read from that one aggregate (two statements aggregated two months of the rollup twice).
+ENGINEER_MOVERS_SQL = """
+WITH sums AS MATERIALIZED (
+    SELECT d.engineer_id,
+           sum(d.cost_usd) FILTER (WHERE d.day >= %(start)s) AS cost,
+           sum(d.cost_usd) FILTER (WHERE d.day < %(start)s) AS previous,
+           sum(d.tokens) FILTER (WHERE d.day >= %(start)s) AS tokens
+    FROM usage_dailyusage d
+    WHERE d.day >= %(previous)s AND d.day < %(end)s AND d.engineer_id IS NOT NULL
+    GROUP BY d.engineer_id
+), moves AS (
+    SELECT *, COALESCE(cost, 0) - COALESCE(previous, 0) AS delta FROM sums
+)
+(SELECT 1 AS part, -m.delta AS rank_key, m.engineer_id, e.name, m.cost, m.previous, m.tokens
+ FROM moves m JOIN usage_engineer e ON e.id = m.engineer_id
+ WHERE m.delta > 0 ORDER BY m.delta DESC, m.engineer_id LIMIT %(limit)s)
+UNION ALL
+(SELECT 2, m.delta, m.engineer_id, e.name, m.cost, m.previous, m.tokens
+ FROM moves m JOIN usage_engineer e ON e.id = m.engineer_id
+ WHERE m.delta < 0 ORDER BY m.delta, m.engineer_id LIMIT %(limit)s)
+ORDER BY part, rank_key, engineer_id
+"""
+
+
 def _engineer_movers(start: date, end: date) -> list[SpendLine]:
-    """The biggest rises and falls per engineer: two queries, each limited in the database."""
-    usage, sums = _two_months(start, end)
-    delta = Sum("cost_usd", filter=Q(day__gte=start), default=ZERO) - Sum(
-        "cost_usd", filter=Q(day__lt=start), default=ZERO
-    )
-    base = usage.attributed().values("engineer_id", "engineer__name").annotate(**sums, delta=delta)
-    rows = list(base.filter(delta__gt=0).order_by("-delta", "engineer_id")[:MOVERS])
-    rows += list(base.filter(delta__lt=0).order_by("delta", "engineer_id")[:MOVERS])
-    return [_line(str(row["engineer_id"]), row["engineer__name"], row) for row in rows]
+    """The biggest rises and falls per engineer. One query."""
+    params = {"start": start, "previous": month_shift(start, -1), "end": end, "limit": MOVERS}
+    with connection.cursor() as cursor:
+        cursor.execute(ENGINEER_MOVERS_SQL, params)
+        rows = cursor.fetchall()
+    return [
+        _line(str(engineer_id), name, {"cost": cost, "previous": previous, "tokens": tokens})
+        for _, _, engineer_id, name, cost, previous, tokens in rows
+    ]
 
 
 def _teams(start: date, end: date, seats: list[dict]) -> list[SpendLine]:
@@ -335,7 +361,7 @@ def finance_reconciliation(*, start: date, end: date) -> list[Reconciliation]:
 
 def finance_overview(*, start: date, today: date) -> FinanceOverview:
     """Everything /finance/ shows for the month starting `start`, metered usage and seats.
-    Twelve queries whatever the number of teams, engineers, seats or rows; one more for the
+    Eleven queries whatever the number of teams, engineers, seats or rows; one more for the
     forecast (the current month only) and one more when some vendor billed the month (its
     usage to reconcile)."""
     end = month_shift(start, 1)

@@ -262,9 +262,9 @@ def test_the_page_makes_the_same_number_of_queries_with_few_or_many_teams(client
         )
     user = finance_user()
     client.force_login(user)
-    # Session and user, the viewer (engineer and groups: one query), then the overview's twelve
+    # Session and user, the viewer (engineer and groups: one query), then the overview's eleven
     # queries (a past month: no forecast; no bill: no reconciliation usage).
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(14):
         assert client.get(reverse("billing:finance") + "?month=2026-10").status_code == 200
 
 
@@ -282,7 +282,7 @@ def test_the_current_month_with_a_bill_adds_the_forecast_and_the_reconciliation_
         batch=batch, dataset="anthropic_cost", dedup_key="k", day=today, vendor="anthropic", cost_usd=Decimal("9")
     )
     client.force_login(finance_user())
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(16):
         response = client.get(reverse("billing:finance"))
     assert response.context["o"].forecast is not None
     assert response.context["o"].reconciliation[0].attributed_usd == Decimal("1.50") * teams
@@ -313,3 +313,26 @@ def test_a_parent_team_with_a_budget_is_set_against_its_sub_teams_spend():
     assert teams["Engineering"].subtree_usd == Decimal("3.00")
     assert teams["Engineering"].budget_left_usd == Decimal("7.00")
     assert teams["Engineering"].budget_used_pct == 30
+
+
+@pytest.mark.django_db
+def test_engineer_movers_are_the_five_biggest_rises_then_the_five_biggest_falls():
+    from billing.finance import _engineer_movers
+
+    october, september = date(2026, 10, 5), date(2026, 9, 5)
+    deltas = [30, -5, 12, 0, -40, 7, 12, 3, -1, -9, 50, -2, 1]
+    for n, delta in enumerate(deltas):
+        engineer = EngineerFactory(name=f"E{n:02d}")
+        DailyUsageFactory(engineer=engineer, day=september, cost_usd=Decimal(100))
+        DailyUsageFactory(engineer=engineer, day=october, cost_usd=Decimal(100 + delta))
+    newcomer = EngineerFactory(name="New")  # nothing last month: a rise of all of it
+    DailyUsageFactory(engineer=newcomer, day=october, cost_usd=Decimal(20))
+
+    movers = _engineer_movers(date(2026, 10, 1), date(2026, 11, 1))
+
+    assert [(m.label, m.change_usd) for m in movers] == [
+        ("E10", 50), ("E00", 30), ("New", 20), ("E02", 12), ("E06", 12),  # ties: the earlier engineer first
+        ("E04", -40), ("E09", -9), ("E01", -5), ("E11", -2), ("E08", -1),
+    ]  # fmt: skip
+    new = next(m for m in movers if m.label == "New")
+    assert (new.cost_usd, new.previous_usd, new.tokens) == (Decimal(20), 0, 7000)
