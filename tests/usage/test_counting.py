@@ -179,7 +179,26 @@ def test_unrelated_and_billing_sources_are_not_affected(ingest, samples):
     assert UsageRecord.objects.filter(dataset="copilot_metered", counted=False).count() == 0
 
 
-ADVISORY_LOCKS_HELD = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+def advisory_locks_held() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def spy_locks(monkeypatch, module, name: str) -> list:
+    """Wrap module.name to record (kwargs, advisory locks held before, after, its result)."""
+    calls, real = [], getattr(module, name)
+
+    def spied(**kwargs):
+        before = advisory_locks_held()
+        result = real(**kwargs)
+        calls.append((kwargs, before, advisory_locks_held(), result))
+        return result
+
+    monkeypatch.setattr(module, name, spied)
+    return calls
 
 
 @pytest.mark.django_db(transaction=True)
@@ -189,8 +208,6 @@ def test_mapping_takes_the_partner_datasets_day_locks_before_the_recheck(
     """Re-attribution re-checks the pair's rows after moving its own: the partner's day locks are
     taken up front with its own, in one sorted statement. A lock taken late waits on an import of
     the partner that in turn waits on ours: a deadlock. (A committed test: locks start empty.)"""
-    from django.db import connection
-
     from tests.factories import EngineerFactory
     from usage.services import reattribute
     from usage.services.identities import identity_map
@@ -200,24 +217,13 @@ def test_mapping_takes_the_partner_datasets_day_locks_before_the_recheck(
     path.write_text(path.read_text().replace("dennis.lovelace@example.com", "dl@contractor.example"))
     ingest("cursor_usage_events.json")
     ingest("cursor_usage_export.csv", folder=csv_folder)
-    held = []
-    recheck = reattribute.counting_recheck
+    calls = spy_locks(monkeypatch, reattribute, "counting_recheck")
 
-    def counting(**kwargs):
-        with connection.cursor() as cursor:
-            cursor.execute(ADVISORY_LOCKS_HELD)
-            before = cursor.fetchone()[0]
-            flipped = recheck(**kwargs)
-            cursor.execute(ADVISORY_LOCKS_HELD)
-            held.append((before, cursor.fetchone()[0], flipped))
-        return flipped
-
-    monkeypatch.setattr(reattribute, "counting_recheck", counting)
     identity_map(
         vendor="cursor", kind="email", external_id="dl@contractor.example", engineer_email=dennis.email, user=None
     )
 
-    [(before, after, flipped)] = held
+    [(_, before, after, flipped)] = calls
     assert flipped == 2  # his CSV rows on the events' days left spend: the recheck ran
     assert before > 0 and after == before  # and took no lock it did not already hold
 
@@ -228,28 +234,15 @@ def test_a_primarys_first_batch_takes_the_pairs_day_locks_before_activating_it(
 ):
     """The events' first batch activates the Cursor priority, which re-checks every day of the
     pair: the CSV's 7 October, outside the batch's days (1-3 October), is locked up front too."""
-    from django.db import connection
-
     from usage.services import ingest as ingest_module
 
     ingest("cursor_usage_export.csv", folder=csv_folder)
-    held = []
-    activate = ingest_module.source_priorities_activate
+    calls = spy_locks(monkeypatch, ingest_module, "source_priorities_activate")
 
-    def activating(**kwargs):
-        with connection.cursor() as cursor:
-            cursor.execute(ADVISORY_LOCKS_HELD)
-            before = cursor.fetchone()[0]
-            flipped = activate(**kwargs)
-            cursor.execute(ADVISORY_LOCKS_HELD)
-            held.append((kwargs["dataset"], before, cursor.fetchone()[0], flipped))
-        return flipped
-
-    monkeypatch.setattr(ingest_module, "source_priorities_activate", activating)
     ingest("cursor_usage_events.json")
 
-    [(dataset, before, after, flipped)] = held
-    assert dataset == "cursor_events" and cursor_priority().active
+    [(kwargs, before, after, flipped)] = calls
+    assert kwargs["dataset"] == "cursor_events" and cursor_priority().active
     assert flipped == len(RESTATED)  # the CSV's rows of the events' people and days left spend
     assert before > 0 and after == before
 
