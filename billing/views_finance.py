@@ -95,6 +95,7 @@ def seats_upload(request: HttpRequest) -> HttpResponse:
     upload = form.cleaned_data["file"]
     raw = upload.read()
     unknown_logins: dict[str, list[str]] = {}
+    copilot = None
     try:
         if looks_like_copilot_seats(raw):  # GitHub's Copilot seats API response (JSON)
             copilot = copilot_seats_import(
@@ -117,6 +118,12 @@ def seats_upload(request: HttpRequest) -> HttpResponse:
         note += f" Unknown emails, kept as unmapped seats: {', '.join(sorted(result.unknown_emails))}."
     if unknown_logins:
         note += f" Unknown GitHub logins, not imported: {', '.join(sorted(unknown_logins))}."
+    if copilot is not None and copilot.superseded:
+        note += (
+            " Re-created Copilot seats: the earlier one ended the day before ("
+            + ", ".join(s.email for s in copilot.superseded)
+            + ")."
+        )
     if form.cleaned_data["complete"]:
         ended = copilot.ended
         note += f" {len(ended)} Copilot seat{'' if len(ended) == 1 else 's'} no longer listed ended yesterday" + (

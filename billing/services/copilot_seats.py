@@ -11,6 +11,10 @@ audit as the CSV import):
 - monthly_price_usd: settings.COPILOT_SEAT_PRICES_USD[plan_type] (`business` 19, `enterprise` 39);
 - start: `created_at`'s UTC day; end: `pending_cancellation_date` (the last day paid, inclusive)
   or ongoing; `last_activity_at`'s UTC day kept as the seat's last activity (idle seats on /finance/).
+A listed seat whose `created_at` is later than a seat of that person still open in the ledger was
+re-created (removed, then assigned again; GitHub keeps one seat per login and gives a re-assigned
+seat a new `created_at`): the earlier seat ends the day before the new one starts, instead of the
+two overlapping and the file being refused.
 As with the CSV, the whole file is checked first: a seat without a login, with an unreadable date
 or with a plan that has no price refuses the file, every problem named by location. Importing the
 same response again changes nothing.
@@ -49,6 +53,7 @@ class CopilotSeatImportResult:
     seats: SeatImportResult
     unknown_logins: dict[str, list[str]] = field(default_factory=dict)  # login -> locations
     ended: list[SeatAssignment] = field(default_factory=list)  # complete=True: seats no longer listed
+    superseded: list[SeatAssignment] = field(default_factory=list)  # ended by a re-created seat
     unchecked: list[str] = field(default_factory=list)  # complete=True: open seats of people with no login
 
 
@@ -102,13 +107,37 @@ def copilot_seats_import(
     if problems:
         raise SeatImportError(problems)
     with transaction.atomic():
-        result = CopilotSeatImportResult(seat_rows_save(rows=list(rows.values()), actor=actor, source=source), unknown)
+        superseded = _end_superseded(list(rows.values()))
+        result = CopilotSeatImportResult(
+            seat_rows_save(rows=list(rows.values()), actor=actor, source=source), unknown, superseded=superseded
+        )
+        if superseded:
+            audit(actor, "seats.copilot_recreated_ended", "", ended=len(superseded), source=source)
         _last_activity_save(seats, emails)
         if complete:
             as_of = as_of or datetime.now(UTC).date()
             _end_unlisted(result, listed={s.login for s in seats}, as_of=as_of)
             audit(actor, "seats.copilot_unlisted_ended", "", ended=len(result.ended), as_of=str(as_of), source=source)
     return result
+
+
+def _end_superseded(rows: list[SeatRow]) -> list[SeatAssignment]:
+    """End, the day before a listed seat starts, the person's earlier Copilot seats still held
+    on that day: the listed seat replaced them (module docstring)."""
+    starts = {row.email: row.start_on for row in rows}
+    earlier = (
+        SeatAssignment.objects.select_for_update()
+        .filter(vendor=VENDOR, product=PRODUCT, email__in=starts)
+        .order_by("email", "start_on")
+    )
+    ended = []
+    for seat in earlier:
+        start = starts[seat.email]
+        if seat.start_on < start and (seat.end_on is None or seat.end_on >= start):
+            seat.end_on = start - timedelta(days=1)
+            seat.save(update_fields=["end_on", "imported_at"])
+            ended.append(seat)
+    return ended
 
 
 def _last_activity_save(seats: list[_Seat], emails: dict[str, str]) -> None:

@@ -234,3 +234,37 @@ def test_the_command_and_the_finance_upload_take_complete(people, tmp_path, clie
     )
     assert "1 Copilot seat no longer listed ended yesterday (grace@example.com)." in reply.content.decode()
     assert SeatAssignment.objects.get(email="grace@example.com").end_on is not None
+
+
+def test_a_seat_re_created_later_ends_the_earlier_one_the_day_before_instead_of_overlapping(people, tmp_path):
+    copilot_seats_import(raw=response(seat(), seat(login="graceh")))
+    # Ada's seat was removed and assigned again: GitHub lists it with a new created_at.
+    again = response(seat(created="2026-11-10T08:00:00Z"), seat(login="graceh"))
+    result = copilot_seats_import(raw=again)
+
+    assert [(s.email, s.start_on, s.end_on) for s in result.superseded] == [
+        ("ada@example.com", date(2026, 10, 1), date(2026, 11, 9))
+    ]
+    spans = list(SeatAssignment.objects.filter(email="ada@example.com").values_list("start_on", "end_on"))
+    assert sorted(spans) == [(date(2026, 10, 1), date(2026, 11, 9)), (date(2026, 11, 10), None)]
+    # One seat's price for November, not two: 9 days of the old seat and 21 of the new.
+    november = seat_total_usd(start=date(2026, 11, 1), end=date(2026, 12, 1))
+    assert november == pytest.approx(Decimal(19) * 2)
+    # The same response again changes nothing; the command says what it ended.
+    assert copilot_seats_import(raw=again).superseded == []
+    SeatAssignment.objects.filter(email="ada@example.com", start_on=date(2026, 10, 1)).update(end_on=None)
+    path = tmp_path / "seats.json"
+    path.write_bytes(again)
+    out = io.StringIO()
+    call_command("import_seats", str(path), stdout=out, stderr=io.StringIO())
+    assert "ended ada@example.com's Copilot seat (from 2026-10-01) on 2026-11-09: re-created the next day" in (
+        out.getvalue()
+    )
+
+
+def test_a_seat_ending_before_the_re_created_one_starts_is_left_as_it_is(people):
+    copilot_seats_import(raw=response(seat(cancel="2026-10-20")))
+    result = copilot_seats_import(raw=response(seat(created="2026-11-10T08:00:00Z")))
+    assert result.superseded == []
+    ends = sorted(SeatAssignment.objects.values_list("start_on", "end_on"))
+    assert ends == [(date(2026, 10, 1), date(2026, 10, 20)), (date(2026, 11, 10), None)]

@@ -71,6 +71,10 @@ class Command(BaseCommand):
                 f"unknown GitHub login {login} ({', '.join(locations)}): not imported; add it as github_login "
                 "in the org chart and import again"
             )
+        for seat in copilot.superseded if copilot is not None else ():
+            self.stdout.write(
+                f"ended {seat.email}'s Copilot seat (from {seat.start_on}) on {seat.end_on}: re-created the next day"
+            )
         if copilot is not None and complete:
             for seat in copilot.ended:
                 self.stdout.write(
