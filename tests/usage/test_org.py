@@ -214,6 +214,59 @@ def test_a_parent_that_would_make_a_cycle_is_refused_with_a_warning():
     assert any("line 3: parent_team Platform would put Engineering under itself" in w for w in result.warnings)
 
 
+def managers() -> dict[str, str | None]:
+    return dict(Engineer.objects.values_list("email", "manager__email"))
+
+
+def test_a_manager_that_would_make_a_reporting_loop_is_refused_with_a_warning():
+    # A reports to B, B to C (C is not in the later file: the loop goes through the company).
+    org_import(
+        raw=org_csv(
+            {"email": "a@example.com", "manager_email": "b@example.com"},
+            {"email": "b@example.com", "manager_email": "c@example.com"},
+            {"email": "c@example.com"},
+        ),
+        today=TODAY,
+    )
+
+    result = org_import(raw=org_csv({"email": "c@example.com", "manager_email": "a@example.com"}), today=TODAY)
+
+    assert managers() == {"a@example.com": "b@example.com", "b@example.com": "c@example.com", "c@example.com": None}
+    assert result.warnings == [
+        "line 2: manager_email a@example.com reports to c@example.com, which would make a loop; manager left as it was"
+    ]
+
+
+def test_two_people_swapping_places_in_one_file_is_no_loop():
+    org_import(
+        raw=org_csv({"email": "a@example.com"}, {"email": "b@example.com", "manager_email": "a@example.com"}),
+        today=TODAY,
+    )
+
+    result = org_import(
+        raw=org_csv({"email": "a@example.com", "manager_email": "b@example.com"}, {"email": "b@example.com"}),
+        today=TODAY,
+    )
+
+    assert managers() == {"a@example.com": "b@example.com", "b@example.com": None}
+    assert result.warnings == []
+
+
+def test_two_people_naming_each_other_keeps_the_first_line():
+    result = org_import(
+        raw=org_csv(
+            {"email": "a@example.com", "manager_email": "b@example.com"},
+            {"email": "b@example.com", "manager_email": "a@example.com"},
+        ),
+        today=TODAY,
+    )
+
+    assert managers() == {"a@example.com": "b@example.com", "b@example.com": None}
+    assert result.warnings == [
+        "line 3: manager_email a@example.com reports to b@example.com, which would make a loop; manager left as it was"
+    ]
+
+
 def test_a_team_change_moves_the_rollup_from_the_change_day(usage_by_email):
     org_import(raw=org_csv({"email": "ada@example.com", "team": "Platform"}), today=date(2026, 1, 1))
     usage_by_email("ada@example.com", ["2026-10-01", "2026-10-02", "2026-10-03", "2026-10-04"])

@@ -241,7 +241,7 @@ def _managers_sync(rows: list[OrgRow], engineers: dict[str, Engineer], result: O
     """Second pass, once everyone exists: manager_email names someone in the file or imported
     before, in any case. Returns the emails whose manager changed."""
     known = {**_engineers_by_email({row.manager_email for row in rows} - set(engineers)), **engineers}
-    changed = []
+    changed: list[tuple[OrgRow, Engineer, int | None]] = []  # with the manager it had
     for row in rows:
         engineer, manager = engineers[row.email], known.get(row.manager_email)
         if row.manager_email == row.email:
@@ -254,10 +254,49 @@ def _managers_sync(rows: list[OrgRow], engineers: dict[str, Engineer], result: O
             )
             continue
         if engineer.manager_id != (manager.pk if manager else None):
+            changed.append((row, engineer, engineer.manager_id))
             engineer.manager = manager
-            changed.append(engineer)
-    _engineer_column_set("manager_id", [(engineer.pk, engineer.manager_id) for engineer in changed])
-    return {engineer.email for engineer in changed}
+    changed = _reporting_cycles_break(changed, result)
+    _engineer_column_set("manager_id", [(engineer.pk, engineer.manager_id) for _, engineer, _ in changed])
+    return {engineer.email for _, engineer, _ in changed}
+
+
+def _reporting_cycles_break(
+    changed: list[tuple[OrgRow, Engineer, int | None]], result: OrgImportResult
+) -> list[tuple[OrgRow, Engineer, int | None]]:
+    """Managers as the file leaves them, checked whole (a swap of two people's places is no
+    cycle): a row that puts someone under themself, through anyone in the company, is refused,
+    the last such line first, and its manager left as it was (or empty, if that still loops).
+    Returns the rows whose manager still changes."""
+    managers = dict(Engineer.objects.values_list("pk", "manager_id"))
+    managers.update((engineer.pk, engineer.manager_id) for _, engineer, _ in changed)
+    kept = []
+    for row, engineer, before in reversed(changed):
+        if _reports_to_self(engineer.pk, managers):
+            managers[engineer.pk] = before
+            if _reports_to_self(engineer.pk, managers):
+                managers[engineer.pk] = None
+            engineer.manager_id = managers[engineer.pk]
+            left = "as it was" if engineer.manager_id == before else "empty"
+            result.warnings.append(
+                f"line {row.line}: manager_email {row.manager_email} reports to {row.email}, "
+                f"which would make a loop; manager left {left}"
+            )
+            if engineer.manager_id == before:
+                continue
+        kept.append((row, engineer, before))
+    return kept[::-1]
+
+
+def _reports_to_self(pk: int, managers: dict[int, int | None]) -> bool:
+    seen: set[int] = set()
+    manager = managers.get(pk)
+    while manager is not None and manager not in seen:
+        if manager == pk:
+            return True
+        seen.add(manager)
+        manager = managers.get(manager)
+    return False
 
 
 def _engineer_column_set(column: str, values: list[tuple[int, int | None]]) -> None:
