@@ -113,7 +113,7 @@ def seats_upload(request: HttpRequest) -> HttpResponse:
     except SeatImportError as exc:
         messages.error(request, f"{upload.name}: nothing imported. " + "; ".join(exc.problems[:20]))
         return back
-    note = f"{upload.name}: {result.rows} seats ({result.created} new, {result.updated} changed, {result.unchanged} unchanged)."
+    note = f"{upload.name}: {result.rows} seat{'' if result.rows == 1 else 's'} ({result.created} new, {result.updated} changed, {result.unchanged} unchanged)."
     if result.unknown_emails:
         note += f" Unknown emails, kept as unmapped seats: {', '.join(sorted(result.unknown_emails))}."
     if unknown_logins:

@@ -125,11 +125,11 @@ def test_the_command_detects_the_json_and_takes_the_format_option(people, tmp_pa
     path.write_bytes(response(seat(), seat(login="nobody")))
     out, err = io.StringIO(), io.StringIO()
     call_command("import_seats", str(path), stdout=out, stderr=err)
-    assert "1 seats (1 new, 0 changed, 0 unchanged)" in out.getvalue()
+    assert "1 seat (1 new, 0 changed, 0 unchanged)" in out.getvalue()
     assert "unknown GitHub login nobody (seats[1])" in err.getvalue()
     out = io.StringIO()
     call_command("import_seats", str(path), "--format", "copilot_seats", stdout=out, stderr=io.StringIO())
-    assert "1 seats (0 new, 0 changed, 1 unchanged)" in out.getvalue()
+    assert "1 seat (0 new, 0 changed, 1 unchanged)" in out.getvalue()
     csv_path = tmp_path / "seats.csv"
     csv_path.write_text(
         "email,vendor,product,monthly_price_usd,start,end\nbo@example.com,cursor,cursor,40,2026-10-01,\n"

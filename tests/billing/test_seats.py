@@ -291,7 +291,7 @@ def test_finance_uploads_a_seats_file_on_the_page_and_a_bad_one_writes_nothing(c
     response = client.post(url, {"file": good, "month": "2026-10"}, follow=True)
     assert response.redirect_chain[-1][0] == reverse("billing:finance") + "?month=2026-10#seats"
     body = response.content.decode()
-    assert "1 seats (1 new, 0 changed, 0 unchanged)" in body and "ghost@example.com" in body
+    assert "1 seat (1 new, 0 changed, 0 unchanged)" in body and "ghost@example.com" in body
     assert response.context["o"].seat_usd == Decimal(40)
 
     bad = SimpleUploadedFile("seats.csv", (HEADER + seat(price="-3")).encode())

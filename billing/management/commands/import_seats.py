@@ -57,7 +57,7 @@ class Command(BaseCommand):
         except SeatImportError as exc:
             raise CommandError(f"{file}: nothing imported:\n" + "\n".join(exc.problems)) from exc
         self.stdout.write(
-            f"{file}: {result.rows} seats ({result.created} new, {result.updated} changed, {result.unchanged} unchanged)"
+            f"{file}: {result.rows} seat{'' if result.rows == 1 else 's'} ({result.created} new, {result.updated} changed, {result.unchanged} unchanged)"
         )
         for email, lines in sorted(result.unknown_emails.items()):
             if format == "copilot_seats":
