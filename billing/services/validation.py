@@ -31,10 +31,10 @@ def parse_amount(value: Any, *, label: str = "Amount", positive: bool = False) -
         raise ValidationError(f"{label} must be a number of US dollars, not {str(value)!r}.")
     if amount < 0 or (positive and amount == 0):
         raise ValidationError(f"{label} must be {'more than' if positive else 'at least'} $0, not {value}.")
+    if amount > MAX_AMOUNT:  # before quantize, which cannot hold 1e400 at two decimals
+        raise ValidationError(f"{label} is too large: {value}.")
     if amount != amount.quantize(Decimal("0.01")):
         raise ValidationError(f"{label} can have at most two decimals (cents), not {value}.")
-    if amount > MAX_AMOUNT:
-        raise ValidationError(f"{label} is too large: {value}.")
     return amount.quantize(Decimal("0.01"))
 
 

@@ -75,6 +75,7 @@ def test_deleting_a_policy_audits_what_was_deleted_and_the_next_policy_applies(o
         ({"amount_usd": "lots"}, "Amount must be a number of US dollars, not 'lots'."),
         ({"amount_usd": "NaN"}, "Amount must be a number of US dollars"),
         ({"amount_usd": "10.001"}, "at most two decimals"),
+        ({"amount_usd": "1e400"}, "Amount is too large: 1e400."),
         ({"period": "week"}, "Period must be one of month, quarter, year, not 'week'."),
         ({"valid_until": date(2026, 11, 9), "reason": "x"}, "The expiry date 2026-11-09 is in the past"),
         ({"valid_until": "next tuesday", "reason": "x"}, "must be a date as YYYY-MM-DD"),
