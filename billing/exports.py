@@ -221,7 +221,8 @@ def export_write(*, user, kind: str, start: date, fmt: str, out: IO, source: str
 
 
 def parse_month(month: str) -> date | None:
-    """'2026-10' -> 2026-10-01; None when it is not a month."""
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month or ""):
+    """'2026-10' -> 2026-10-01; None when it is not a month of 1970-2999 (the page reaches six
+    months back and one ahead, which year 1 or 9999 would take out of date's range)."""
+    if not re.fullmatch(r"(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])", month or ""):
         return None
     return date(int(month[:4]), int(month[5:]), 1)

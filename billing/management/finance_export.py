@@ -16,7 +16,7 @@ class ExportCommand(BaseCommand):
     def handle(self, *args, month, out, **options):
         start = parse_month(month)
         if start is None:
-            raise CommandError(f"--month must look like 2026-10, not {month!r}")
+            raise CommandError(f"--month must look like 2026-10 (1970-2999), not {month!r}")
         fmt = "xlsx" if out.lower().endswith(".xlsx") else "csv"
         kind = self.kind(options)
         text = {} if fmt == "xlsx" else {"newline": "", "encoding": "utf-8"}

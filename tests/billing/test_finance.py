@@ -295,6 +295,9 @@ def test_a_malformed_month_shows_this_month_on_the_page_and_exports_nothing(clie
     assert page.status_code == 200
     assert page.context["o"].start == timezone.localdate().replace(day=1)
     assert "A month looks like 2026-10" in page.content.decode()
+    for far in ("0000-01", "0001-03", "9999-12"):  # six months back or one ahead leaves date's range
+        assert client.get(reverse("billing:finance") + f"?month={far}").status_code == 200
+        assert client.get(reverse("billing:finance-export", args=["focus", "csv"]) + f"?month={far}").status_code == 404
     assert client.get(reverse("billing:finance-export", args=["focus", "csv"]) + "?month=nope").status_code == 404
     assert client.get(reverse("billing:finance-export", args=["focus", "pdf"])).status_code == 404
     assert not AuditEntry.objects.filter(action="finance.export").exists()
