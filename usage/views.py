@@ -68,7 +68,7 @@ def imports(request: HttpRequest) -> HttpResponse:
                 )
                 for upload in data["uploads"]
             ]
-        messages.success(request, f"Uploaded {', '.join(b.filename for b in batches)}.")
+        _upload_messages(request, [batch.pk for batch in batches])
         return redirect("usage:imports")
     context = {
         "form": form,
@@ -79,6 +79,30 @@ def imports(request: HttpRequest) -> HttpResponse:
         "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
     }
     return render(request, "usage/imports.html", context)
+
+
+def _upload_messages(request: HttpRequest, batch_ids: list[int]) -> None:
+    """What became of each upload. Without a broker the import ran on commit, so a failure is
+    known now and shown as one; with workers the batches are queued and the list follows them."""
+    Status = ImportBatch.Status
+    queued = []
+    for batch in ImportBatch.objects.filter(pk__in=batch_ids).order_by("pk"):
+        if batch.status == Status.FAILED:
+            messages.error(request, f"{batch.filename}: not imported. {batch.error[:500]}")
+        elif batch.status == Status.DUPLICATE:
+            messages.warning(request, f"{batch.filename}: the same bytes as an earlier upload; nothing to import.")
+        elif batch.status == Status.DONE and batch.rows_rejected:
+            messages.warning(
+                request,
+                f"{batch.filename}: imported {batch.rows_accepted:,} rows; {batch.rows_rejected:,} "
+                f"rejected, each with its reason on the batch's page.",
+            )
+        elif batch.status == Status.DONE:
+            messages.success(request, f"{batch.filename}: imported {batch.rows_accepted:,} rows.")
+        else:
+            queued.append(batch.filename)
+    if queued:
+        messages.success(request, f"Uploaded {', '.join(queued)}: importing; the list below follows it.")
 
 
 @staff_required

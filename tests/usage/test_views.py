@@ -69,7 +69,7 @@ def test_uploading_several_files_creates_one_batch_each_and_they_finish(upload, 
     assert [b.filename for b in batches] == ["usage.csv", "anthropic_usage_report_p1.json", "openai_costs.json"]
     assert {b.status for b in batches} == {ImportBatch.Status.DONE}
     assert {b.created_by for b in batches} == {staff}
-    assert b"Uploaded usage.csv, anthropic_usage_report_p1.json, openai_costs.json." in response.content
+    assert b"Uploaded usage.csv, anthropic_usage_report_p1.json, openai_costs.json: importing" in response.content
     assert response.content.count(b'imp-status-done">done<') == 3
 
 
@@ -193,6 +193,25 @@ def test_a_failed_batch_shows_the_error_naming_the_file(upload, client, samples)
     assert "nothing from it was stored" in text
     assert batch.error.startswith("broken_usage_report.json: ")
     assert batch.error.split(": ", 1)[1] in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_the_upload_message_says_what_became_of_each_file(client, samples):
+    # Committed for real, so the eager import runs inside the request, as on a machine without Redis.
+    client.force_login(UserFactory(username="admin@example.com", is_staff=True))
+    files = {
+        "usage.csv": CSV,
+        "broken_usage_report.json": (samples / "broken_usage_report.json").read_bytes(),
+        "again.csv": CSV,
+    }
+    data = {"uploads": [SimpleUploadedFile(name, raw) for name, raw in files.items()]}
+
+    page = client.post(reverse("usage:imports"), data, follow=True).content.decode()
+
+    assert "usage.csv: imported 3 rows; 1 rejected, each with its reason on the batch&#x27;s page." in page
+    assert "broken_usage_report.json: not imported. broken_usage_report.json: " in page
+    assert "again.csv: the same bytes as an earlier upload; nothing to import." in page
+    assert ": importing;" not in page  # nothing is left queued
 
 
 def test_the_raw_file_kept_for_a_batch_can_be_downloaded(upload, client):
