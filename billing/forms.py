@@ -14,11 +14,25 @@ class CapCheckForm(forms.Form):
 class CapRaiseRequestForm(forms.Form):
     """Amounts are validated by the service (one message for the page, CLI and API alike)."""
 
-    amount_usd = forms.CharField(label="Raise by (USD)", max_length=20)
-    vendor = forms.CharField(max_length=40, required=False, help_text="empty: all tools")
-    product = forms.CharField(max_length=40, required=False)
-    until = forms.DateField(label="Until (YYYY-MM-DD)")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    amount_usd = forms.CharField(
+        label="Raise my cap by (USD)",
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "500"}),
+    )
+    vendor = forms.CharField(
+        max_length=40,
+        required=False,
+        help_text="Leave empty to raise the cap of every tool.",
+        widget=forms.TextInput(attrs={"list": "raise-vendors", "placeholder": "all tools"}),
+    )
+    product = forms.CharField(
+        max_length=40,
+        required=False,
+        help_text="Optional: one product of the vendor.",
+        widget=forms.TextInput(attrs={"list": "raise-products", "placeholder": "every product"}),
+    )
+    until = forms.DateField(label="Until", widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class CapDecisionForm(forms.Form):

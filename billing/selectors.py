@@ -162,6 +162,31 @@ def cap_effective(*, engineer_id: int, vendor: str, product: str = "", today: da
     return cap_resolve(rules, person, vendor=vendor, product=product)
 
 
+KNOWN_TOOLS_DAYS = 90
+
+
+def engineer_tools(*, engineer_id: int, today: date) -> list[tuple[str, str]]:
+    """The tools (vendor, product) an engineer used in the last KNOWN_TOOLS_DAYS days, for the
+    raise form's suggestions. One query on (engineer, day)."""
+    rows = (
+        DailyUsage.objects.filter(engineer_id=engineer_id)
+        .in_period(today - timedelta(days=KNOWN_TOOLS_DAYS), today + timedelta(days=1))
+        .values_list("vendor", "product")
+        .distinct()
+        .order_by("vendor", "product")
+    )
+    return list(rows)
+
+
+def known_vendors(*, today: date) -> set[str]:
+    """Vendors anyone used in the last KNOWN_TOOLS_DAYS days, or that a cap names: what a raise
+    can be for. Two queries; the first reads the days' part of the rollup (daily_usage_key)."""
+    since = today - timedelta(days=KNOWN_TOOLS_DAYS)
+    used = DailyUsage.objects.in_period(since, today + timedelta(days=1)).values_list("vendor", flat=True)
+    named = CapPolicy.objects.exclude(vendor="").values_list("vendor", flat=True)
+    return set(used.distinct().order_by()) | set(named.distinct().order_by())
+
+
 def usage_for_tool(vendor: str, product: str) -> Q:
     condition = Q()
     if vendor:

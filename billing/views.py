@@ -20,7 +20,7 @@ from billing.forms import (
     ToolPolicyForm,
 )
 from billing.models import CapPolicy
-from billing.selectors import approvals_page
+from billing.selectors import approvals_page, engineer_tools
 from billing.services.caps import (
     cap_policy_delete,
     cap_policy_set,
@@ -76,7 +76,15 @@ def approvals(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Your request was sent to your manager.")
             return redirect("billing:approvals")
     page = approvals_page(viewer=viewer)
-    return render(request, "billing/approvals.html", {"page": page, "form": form, "viewer": viewer})
+    tools = engineer_tools(engineer_id=viewer.engineer_id, today=timezone.localdate()) if viewer.engineer_id else []
+    context = {
+        "page": page,
+        "form": form,
+        "viewer": viewer,
+        "raise_vendors": sorted({vendor for vendor, _ in tools}),
+        "raise_products": sorted({product for _, product in tools}),
+    }
+    return render(request, "billing/approvals.html", context)
 
 
 def _decide(request: HttpRequest) -> None:

@@ -192,6 +192,33 @@ def test_a_raise_is_refused_without_reason_or_with_an_end_date_in_the_past(org):
     assert not CapException.objects.exists()
 
 
+def test_a_raise_for_a_vendor_nobody_uses_or_caps_is_refused_as_a_likely_typo(org):
+    from tests.factories import DailyUsageFactory
+
+    DailyUsageFactory(engineer=org.bob, day=TODAY, vendor="cursor", product="cursor")
+    CapPolicyFactory(vendor="anthropic", amount_usd=Decimal("1500"))
+    ask = {
+        "actor": None,
+        "engineer_email": "alice@example.com",
+        "amount_usd": "5",
+        "reason": "x",
+        "until": "2026-12-01",
+    }
+
+    with pytest.raises(ValidationError) as refused:
+        cap_exception_request(**ask, vendor="antropic", today=TODAY)
+    assert refused.value.messages == [
+        "No one has used 'antropic' lately and no cap names it: check the spelling (anthropic, cursor), "
+        "or leave the vendor empty for every tool."
+    ]
+    with pytest.raises(ValidationError, match="Name the vendor of the product"):
+        cap_exception_request(**ask, product="claude_code", today=TODAY)
+    assert not CapException.objects.exists()
+    # Someone's usage (Bob's Cursor) or a cap (Anthropic) makes a vendor known, in any case.
+    assert cap_exception_request(**ask, vendor=" Cursor ", today=TODAY).vendor == "cursor"
+    assert cap_exception_request(**ask, vendor="anthropic", product="claude_code", today=TODAY).product == "claude_code"
+
+
 def test_only_someone_above_the_engineer_decides_and_only_once(org):
     request = cap_exception_request(
         actor=org.alice.user,

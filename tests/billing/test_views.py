@@ -4,7 +4,7 @@ import pytest
 
 from billing.models import CapException
 from tests.billing.conftest import TODAY
-from tests.factories import PASSWORD, CapExceptionFactory
+from tests.factories import PASSWORD, CapExceptionFactory, DailyUsageFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/approvals/"
@@ -15,7 +15,10 @@ def login(client, engineer):
 
 
 def test_an_engineer_asks_for_a_raise_on_the_approvals_page(client, org):
+    DailyUsageFactory(engineer=org.alice, day=TODAY, vendor="anthropic", product="claude_code")
     login(client, org.alice)
+    form = client.get(URL).text
+    assert '<option value="anthropic">' in form and '<option value="claude_code">' in form  # her tools, suggested
     response = client.post(
         URL,
         {
