@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.conf import settings
+from django.utils import timezone
+
 from billing.models import SpendAnomaly
 from leaderboard.access import Viewer
 from usage.models import Engineer
@@ -32,6 +35,17 @@ class AnomalyDay:
     @property
     def webhook_at(self):
         return min((a.webhook_at for a in self.rules if a.webhook_at), default=None)
+
+    @property
+    def delivery_error(self) -> str:
+        return next((a.delivery_error for a in self.rules if a.delivery_error), "")
+
+    @property
+    def announced(self) -> bool:
+        """Whether finding it queued the alerts: only a day found within ANOMALY_ALERT_DAYS of
+        itself is news (a backfill's days are listed, never sent)."""
+        found = min(timezone.localdate(a.created_at) for a in self.rules)
+        return self.day > found - timedelta(days=settings.ANOMALY_ALERT_DAYS)
 
 
 @dataclass(frozen=True)

@@ -20,5 +20,6 @@ def anomalies(request: HttpRequest) -> HttpResponse:
         "zscore": settings.ANOMALY_ZSCORE,
         "multiple": settings.ANOMALY_MULTIPLE,
         "min_usd": settings.ANOMALY_MIN_DAY_USD,
+        "alert_days": settings.ANOMALY_ALERT_DAYS,
     }
     return render(request, "billing/anomalies.html", {"page": page, "viewer": viewer, **rules})

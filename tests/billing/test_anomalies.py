@@ -257,6 +257,29 @@ def test_the_page_lists_day_amount_and_rule(client, org):
     assert "Alice Liddell" in body and "$250.00" in body and "× the 7-day average" in body
 
 
+def test_the_page_says_why_a_manager_was_not_told(client, org):
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    anomaly(org.alice, day=today - timedelta(days=1))  # news: its alerts are on their way
+    anomaly(org.bob, day=today - timedelta(days=10))  # found ten days late (a backfill): never sent
+    anomaly(org.boss, day=today - timedelta(days=1))  # the boss has no manager
+    emailed = anomaly(org.carol, day=today - timedelta(days=2))
+    SpendAnomaly.objects.filter(pk=emailed.pk).update(emailed_at=timezone.now())
+    client.force_login(UserFactory(is_staff=True))
+
+    body = client.get(reverse("billing:anomalies")).content.decode()
+
+    def told(name: str) -> str:  # the row's last cell
+        row = next(row for row in body.split("<tr>") if f">{name}</a>" in row)
+        return row.rsplit("<td>", 1)[1]
+
+    assert "being sent" in told("Alice Liddell")
+    assert "not sent: found too long after the day" in told("Bob Dylan")
+    assert "no manager on record" in told("Bo Boss")
+    assert "emailed " in told("Carol King")
+
+
 @pytest.mark.parametrize("count", [1, 25])
 def test_the_page_makes_the_same_number_of_queries_whatever_the_number_of_anomalies(
     client, org, django_assert_num_queries, count
