@@ -55,6 +55,9 @@ class BoardSnapshot(models.Model):
 
     start = models.DateField()
     end = models.DateField()  # exclusive
+    # What its change columns compare with (Period.previous): moves daily for a running month.
+    prev_start = models.DateField(null=True)
+    prev_end = models.DateField(null=True)  # exclusive
     version = models.BigIntegerField()
     built_at = models.DateTimeField()
     build_ms = models.PositiveIntegerField(default=0)

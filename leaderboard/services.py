@@ -43,8 +43,8 @@ WITH per AS (
            sum(d.cost_usd) FILTER (WHERE d.day >= %(start)s) AS cost_usd,
            sum(d.cache_read_tokens) FILTER (WHERE d.day >= %(start)s) AS cache_read_tokens,
            sum(d.output_tokens) FILTER (WHERE d.day >= %(start)s) AS output_tokens,
-           sum(d.tokens) FILTER (WHERE d.day < %(start)s) AS prev_tokens,
-           sum(d.cost_usd) FILTER (WHERE d.day < %(start)s) AS prev_cost_usd
+           sum(d.tokens) FILTER (WHERE d.day < %(prev_end)s) AS prev_tokens,
+           sum(d.cost_usd) FILTER (WHERE d.day < %(prev_end)s) AS prev_cost_usd
     FROM usage_dailyusage d
     WHERE d.day >= %(prev_start)s AND d.day < %(end)s AND d.engineer_id IS NOT NULL
     GROUP BY d.engineer_id
@@ -202,11 +202,15 @@ def board_snapshots_refresh(*, today: date | None = None, changed_at: datetime |
         def stale(row) -> bool:
             return row is None or row.version != version or (changed_at is not None and row.built_at <= changed_at)
 
+        def compares_elsewhere(row, period: Period) -> bool:  # a running month's, on a new day
+            return (row.prev_start, row.prev_end) != (period.previous.start, period.previous.end)
+
         periods = snapshot_periods(today=today)
         existing = {(s.start, s.end): s for s in BoardSnapshot.objects.filter(start__gte=min(p.start for p in periods))}
         rebuilt = []
         for period in periods:
-            if stale(existing.get((period.start, period.end))):
+            row = existing.get((period.start, period.end))
+            if stale(row) or compares_elsewhere(row, period):
                 _period_build(period, version=version, built_at=built_at)
                 rebuilt.append(period)
         keep = {(p.start, p.end) for p in periods}
@@ -226,8 +230,22 @@ def _period_build(period: Period, *, version: int, built_at: datetime) -> None:
     _snapshots_delete(
         list(BoardSnapshot.objects.filter(start=period.start, end=period.end).values_list("pk", flat=True))
     )
-    snapshot = BoardSnapshot.objects.create(start=period.start, end=period.end, version=version, built_at=built_at)
-    params = {"snapshot": snapshot.pk, "start": period.start, "end": period.end, "prev_start": period.previous.start}
+    previous = period.previous
+    snapshot = BoardSnapshot.objects.create(
+        start=period.start,
+        end=period.end,
+        prev_start=previous.start,
+        prev_end=previous.end,
+        version=version,
+        built_at=built_at,
+    )
+    params = {
+        "snapshot": snapshot.pk,
+        "start": period.start,
+        "end": period.end,
+        "prev_start": previous.start,
+        "prev_end": previous.end,
+    }
     with connection.cursor() as cursor:
         cursor.execute(ENTRIES_SQL, params)
         cursor.execute(SUMMARY_SQL, params)

@@ -262,7 +262,7 @@ def team_board_page(
 SNAPSHOT_SQL = f"""
 SELECT s.*, ({VERSION_SQL}) AS current_version
 FROM leaderboard_boardsnapshot s
-WHERE s.start = %s AND s."end" = %s
+WHERE s.start = %s AND s."end" = %s AND s.prev_start = %s AND s.prev_end = %s
 """
 
 
@@ -270,7 +270,10 @@ def board_snapshot(*, period: Period) -> BoardSnapshot | None:
     """The period's precomputed board if it can be trusted (leaderboard.services), else None.
     One query."""
     # raw(): building this query with the ORM took longer than running it (0.3 ms per page).
-    found = next(iter(BoardSnapshot.objects.raw(SNAPSHOT_SQL, [period.start, period.end])), None)
+    previous = period.previous
+    found = next(
+        iter(BoardSnapshot.objects.raw(SNAPSHOT_SQL, [period.start, period.end, previous.start, previous.end])), None
+    )
     if found is None:
         return None
     fresh = snapshot_is_fresh(version=found.version, current_version=found.current_version, built_at=found.built_at)
@@ -366,6 +369,7 @@ def _params(
         "start": period.start,
         "end": period.end,
         "prev_start": period.previous.start,
+        "prev_end": period.previous.end,
         "metric": metric,
         "team_id": team_id,
         "vendor": vendor,

@@ -60,8 +60,8 @@ per AS (
            sum(d.cost_usd) FILTER (WHERE d.day >= %(start)s) AS cost_usd,
            sum(d.cache_read_tokens) FILTER (WHERE d.day >= %(start)s) AS cache_read_tokens,
            sum(d.output_tokens) FILTER (WHERE d.day >= %(start)s) AS output_tokens,
-           sum(d.tokens) FILTER (WHERE d.day < %(start)s) AS prev_tokens,
-           sum(d.cost_usd) FILTER (WHERE d.day < %(start)s) AS prev_cost_usd
+           sum(d.tokens) FILTER (WHERE d.day < %(prev_end)s) AS prev_tokens,
+           sum(d.cost_usd) FILTER (WHERE d.day < %(prev_end)s) AS prev_cost_usd
     FROM usage_dailyusage d
     WHERE d.day >= %(prev_start)s AND d.day < %(end)s AND {SCOPE_FILTER}
     GROUP BY d.engineer_id
@@ -173,8 +173,8 @@ members AS (
     SELECT d.team_id, d.engineer_id,
            sum(d.tokens) FILTER (WHERE d.day >= %(start)s) AS tokens,
            sum(d.cost_usd) FILTER (WHERE d.day >= %(start)s) AS cost_usd,
-           sum(d.tokens) FILTER (WHERE d.day < %(start)s) AS prev_tokens,
-           sum(d.cost_usd) FILTER (WHERE d.day < %(start)s) AS prev_cost_usd
+           sum(d.tokens) FILTER (WHERE d.day < %(prev_end)s) AS prev_tokens,
+           sum(d.cost_usd) FILTER (WHERE d.day < %(prev_end)s) AS prev_cost_usd
     FROM usage_dailyusage d
     WHERE d.day >= %(prev_start)s AND d.day < %(end)s AND d.engineer_id IS NOT NULL AND {SCOPE_FILTER}
     GROUP BY d.team_id, d.engineer_id

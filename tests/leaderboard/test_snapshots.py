@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from leaderboard.access import viewer_for
 from leaderboard.models import BoardEntry, BoardSnapshot, PrivacySettings, WeeklyRanking
-from leaderboard.periods import Period
+from leaderboard.periods import preset_period
 from leaderboard.selectors.board import board_snapshot, leaderboard_page
 from leaderboard.selectors.people import engineer_weekly_ranks
 from leaderboard.services import REFRESH_LOCK, RefreshBusy, board_snapshots_refresh
@@ -20,7 +20,9 @@ from usage.models import DailyUsage, VendorIdentity
 pytestmark = pytest.mark.django_db
 
 TODAY = date(2026, 10, 20)  # its "this month" preset is October, "last month" September
-OCTOBER = Period(date(2026, 10, 1), date(2026, 11, 1), "month")
+OCTOBER = preset_period("month", TODAY)  # running: compared with Sep 1-20
+AFTER_OCTOBER = date(2026, 11, 20)  # October is done: compared with the 30 days before
+WHOLE_OCTOBER = preset_period("last_month", AFTER_OCTOBER)
 MODELS = ["claude-sonnet-4-5", "claude-haiku-4-5", "gpt-5", "claude-opus-4-1"]
 PRODUCTS = ["api", "claude_code", "codex", "cursor"]
 
@@ -101,14 +103,25 @@ def test_any_write_to_the_rollup_makes_the_snapshot_stale_until_the_next_refresh
 
 
 def test_a_stale_snapshot_is_served_within_the_accepted_staleness(company, privacy, settings, client):
-    board_snapshots_refresh(today=TODAY)
+    board_snapshots_refresh(today=AFTER_OCTOBER)  # the page below asks on the real day, after October
     DailyUsage.objects.filter(engineer=company[0]).delete()
     settings.LEADERBOARD_SNAPSHOT_MAX_STALE_SECONDS = 600
-    assert board_snapshot(period=OCTOBER) is not None
+    assert board_snapshot(period=WHOLE_OCTOBER) is not None
     client.force_login(company[0].user)
     assert "Ranks as of" in client.get("/?start=2026-10-01&end=2026-11-01").content.decode()
     BoardSnapshot.objects.update(built_at=timezone.now() - timedelta(hours=1))
-    assert board_snapshot(period=OCTOBER) is None
+    assert board_snapshot(period=WHOLE_OCTOBER) is None
+
+
+def test_a_running_months_snapshot_compares_its_days_so_far_and_is_rebuilt_on_a_new_day(company):
+    board_snapshots_refresh(today=TODAY)
+    assert board_snapshot(period=preset_period("month", TODAY)) is not None
+    assert (OCTOBER.previous.start, OCTOBER.previous.end) == (date(2026, 9, 1), date(2026, 9, 21))
+    # The next day compares one more day: that snapshot answers for the 20th only, and is rebuilt.
+    tomorrow = TODAY + timedelta(days=1)
+    assert board_snapshot(period=preset_period("month", tomorrow)) is None
+    assert OCTOBER.start in {p.start for p in board_snapshots_refresh(today=tomorrow).periods}
+    assert board_snapshot(period=preset_period("month", tomorrow)) is not None
 
 
 def test_refreshing_twice_rebuilds_nothing_the_second_time(company):
@@ -170,7 +183,7 @@ def test_an_import_rebuilds_the_snapshots_once_it_commits(ingest, privacy):  # n
     batch = ingest(usage_report((today.isoformat(), [result(output=1000)])))
     assert batch.status == "done"
 
-    this_month = Period(today.replace(day=1), (today.replace(day=1) + timedelta(days=32)).replace(day=1))
+    this_month = preset_period("month", today)
     snapshot = board_snapshot(period=this_month)
     assert snapshot is not None and snapshot.people == 1
     board = leaderboard_page(viewer=viewer_for(ada.user), privacy=privacy, period=this_month, metric="tokens")
@@ -188,7 +201,7 @@ def test_the_board_read_from_a_snapshot_makes_the_same_queries_at_10_and_1000_en
     me = EngineerFactory(name="Counter", team=TeamFactory())
     client.force_login(me.user)
     bulk_engineers(10)
-    board_snapshots_refresh(today=TODAY)
+    board_snapshots_refresh(today=AFTER_OCTOBER)  # the page asks on the real day, after October
     # session, user, viewer (2), privacy, the snapshot, the team tree, one page of the snapshot
     with django_assert_num_queries(8):
         response = client.get(f"/?{OCTOBER_QUERY}")
@@ -196,7 +209,7 @@ def test_the_board_read_from_a_snapshot_makes_the_same_queries_at_10_and_1000_en
     assert "Ranks as of" not in response.content.decode()  # current: no note
 
     bulk_engineers(990, first=10)
-    board_snapshots_refresh(today=TODAY)
+    board_snapshots_refresh(today=AFTER_OCTOBER)
     for query in ("", "&sort=tokens&page=3", "&sort=tokens_per_usd&page=20"):
         with django_assert_num_queries(8):
             response = client.get(f"/?{OCTOBER_QUERY}{query}")
