@@ -161,6 +161,17 @@ def test_me_shows_my_numbers_and_charts(client, org):
     assert "charts.js" in html
 
 
+def test_the_weekly_rank_reads_as_an_ordinal(client, org):
+    from django.utils import timezone
+
+    this_week = timezone.localdate()
+    for person, cost in [("ada", "9.00"), ("bob", "5.00"), ("cy", "7.00")]:
+        usage(org[person], None, this_week, cost=cost)
+    client.force_login(org["bob"].user)
+    html = client.get(reverse("leaderboard:me")).content.decode()
+    assert "#3</strong> of 3" in html and "33rd percentile" in html  # was "33th"
+
+
 def test_an_htmx_request_gets_only_the_usage_fragment(client, org):
     usage(org["cy"], org["infra"], date(2026, 10, 5))
     client.force_login(org["cy"].user)
