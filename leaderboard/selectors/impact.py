@@ -125,6 +125,8 @@ class ImpactPoint:
 @dataclass(frozen=True)
 class TeamMonth:
     month: date
+    first_day: date  # the month's days inside the period: a period need not start on the 1st
+    last_day: date
     team_id: int | None  # None: no team
     team: str
     cost_usd: Decimal
@@ -132,6 +134,14 @@ class TeamMonth:
     prs_merged: int
     accepted_lines: int
     ai_prs: int
+
+    @property
+    def label(self) -> str:
+        """ "Oct 2026", or "Oct 26–31, 2026" when the period holds part of the month only."""
+        next_month = (self.month + timedelta(days=32)).replace(day=1)
+        if self.first_day == self.month and self.last_day == next_month - timedelta(days=1):
+            return f"{self.month:%b %Y}"
+        return f"{self.first_day:%b %-d}–{self.last_day:%-d, %Y}"
 
     @property
     def cost_per_pr_usd(self) -> Decimal | None:
@@ -212,7 +222,7 @@ def impact_page(
         points=points,
         median_cost_usd=statistics.median(r["cost_usd"] for r in spenders) if spenders else None,
         median_prs=float(statistics.median(r["prs_merged"] for r in spenders)) if spenders else None,
-        team_months=[_team_month(r) for r in team_rows],
+        team_months=[_team_month(r, period) for r in team_rows],
         flags=impact_flags(records=records, in_scope=in_scope, recent_days=(period.end - recent).days)
         if shows_flags
         else None,
@@ -292,9 +302,12 @@ def _point(record: dict, viewer: Viewer, privacy: PrivacySettings, scope_ids: fr
     )
 
 
-def _team_month(record: dict) -> TeamMonth:
+def _team_month(record: dict, period: Period) -> TeamMonth:
+    month = record["month"]
     return TeamMonth(
-        month=record["month"],
+        month=month,
+        first_day=max(month, period.start),
+        last_day=min((month + timedelta(days=32)).replace(day=1), period.end) - timedelta(days=1),
         team_id=record["team_key"] or None,
         team=record["team_name"] or "No team",
         cost_usd=record["cost_usd"],

@@ -422,3 +422,16 @@ def test_an_engineer_sees_team_names_without_links_and_an_unknown_team_is_not_fo
 
     client.force_login(UserFactory(is_staff=True))
     assert client.get(f"/impact/?{OCTOBER_QUERY}&team=999999").status_code == 404
+
+
+def test_a_month_the_period_holds_only_part_of_is_labelled_with_its_days():
+    from leaderboard.periods import Period
+    from leaderboard.selectors.impact import _team_month
+
+    row = {"team_key": 0, "team_name": "", "cost_usd": 0, "tokens": 0, "prs_merged": 0, "accepted_lines": 0}
+    last_30_days = Period(date(2026, 10, 26), date(2026, 11, 25))
+    october = _team_month({**row, "month": date(2026, 10, 1), "ai_prs": 0}, last_30_days)
+    november = _team_month({**row, "month": date(2026, 11, 1), "ai_prs": 0}, last_30_days)
+    assert (october.label, november.label) == ("Oct 26–31, 2026", "Nov 1–24, 2026")
+    whole = _team_month({**row, "month": date(2026, 10, 1), "ai_prs": 0}, Period(date(2026, 10, 1), date(2026, 12, 1)))
+    assert whole.label == "Oct 2026"
