@@ -76,7 +76,7 @@ def daily_usage_figure(*, days: Sequence[date], spend: Mapping[str, Sequence[Dec
                 # Own round ticks: ticks synced to the spend axis land on 2.2M, 4.3M and -1.4n.
                 "tickmode": "auto",
                 "nticks": 6,
-                "tickformat": "~s",
+                "exponentformat": "B",  # 1.5B tokens, where d3's SI format says 1.5G
             },
         ),
     }

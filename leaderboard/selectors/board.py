@@ -355,7 +355,13 @@ def board_chart(*, board: BoardPage, limit: int = 20) -> dict:
             showlegend=False,
             margin={"l": 8, "r": 16, "t": 8, "b": 40},
             yaxis={"autorange": "reversed", "fixedrange": True, "automargin": True, "dtick": 1},
-            xaxis={"title": {"text": METRICS[board.metric]}, "fixedrange": True, "gridcolor": "#eaecf0"},
+            xaxis={
+                "title": {"text": METRICS[board.metric]},
+                "fixedrange": True,
+                "gridcolor": "#eaecf0",
+                # Dollars with a $; token counts as 1.5B, not Plotly's SI 1.5G.
+                **({"tickprefix": "$"} if board.metric == "spend" else {"exponentformat": "B"}),
+            },
         ),
     }
 
