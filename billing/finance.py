@@ -5,6 +5,9 @@ reconciliation of attributed usage against the vendors' billed totals.
 Months are half-open [start, end). Money is Decimal; every sum comes from DailyUsage (metered
 usage) plus the seat ledger (billing.seats), so the page and the exports agree with
 `usage_report` to the cent and show what the company pays.
+
+"Previous" is last month, except while the month runs: its usage so far is then set against the
+same days of last month (`previous_end`), as /me/ does, not against all of it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,15 @@ IDLE_SEATS_SHOWN = 50  # the costliest; the count and the monthly total cover th
 def month_shift(start: date, months: int) -> date:
     index = start.year * 12 + start.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+def previous_end(*, start: date, today: date) -> date:
+    """End (exclusive) of last month's days compared with the month from `start`: as many days
+    as have elapsed when the month contains today (today included, capped at last month's end:
+    Mar 1-31 vs Feb 1-28), otherwise all of last month (`start`)."""
+    if not start <= today < month_shift(start, 1):
+        return start
+    return min(month_shift(start, -1) + (today - start) + timedelta(days=1), start)
 
 
 @dataclass(frozen=True)
@@ -116,8 +128,11 @@ class Reconciliation:
 class FinanceOverview:
     start: date
     end: date  # exclusive
+    previous_start: date
+    previous_end: date  # exclusive; before `start` while the month runs (the same elapsed days)
+    to_date: bool  # the month contains today: previous figures are the same days of last month
     total_usd: Decimal  # metered + seats: what the company pays
-    previous_total_usd: Decimal
+    previous_total_usd: Decimal  # metered in [previous_start, previous_end) + last month's seats
     total_tokens: int
     seat_usd: Decimal  # the month's seats, prorated by day (in total_usd)
     forecast: Forecast | None  # metered usage only; for the month that contains today
@@ -142,24 +157,38 @@ class FinanceOverview:
         return self.total_usd - self.seat_usd
 
     @property
+    def previous_days(self) -> int:
+        return (self.previous_end - self.previous_start).days
+
+    @property
+    def previous_label(self) -> str:
+        """What the previous figures cover, for headings: "Oct 1–24" while the month runs."""
+        if not self.to_date:
+            return "Last month"
+        return f"{self.previous_start:%b} 1–{self.previous_days}"
+
+    @property
     def forecast_total_usd(self) -> Decimal | None:
         """The metered forecast plus the month's seats (known in advance)."""
         return None if self.forecast is None else self.forecast.projected_usd + self.seat_usd
 
 
-def _two_months(start: date, end: date):
-    """Rows of last month and this one, with the sums that split them by month."""
+def _two_months(start: date, end: date, before: date):
+    """Rows of this month and of last month up to `before`, with the sums that split them."""
     sums = {
         "cost": Sum("cost_usd", filter=Q(day__gte=start)),
-        "previous": Sum("cost_usd", filter=Q(day__lt=start)),
+        "previous": Sum("cost_usd", filter=Q(day__lt=before)),
         "tokens": Sum("tokens", filter=Q(day__gte=start)),
     }
-    return DailyUsage.objects.in_period(month_shift(start, -1), end), sums
+    # Without the days between `before` and `start`, a group used only then has no empty row.
+    rows = DailyUsage.objects.in_period(month_shift(start, -1), end).filter(Q(day__gte=start) | Q(day__lt=before))
+    return rows, sums
 
 
-def _grouped(start: date, end: date, *fields: str, **expressions) -> list[dict]:
-    """Spend this month and last per group of fields and named expressions. One query."""
-    rows, sums = _two_months(start, end)
+def _grouped(start: date, end: date, before: date, *fields: str, **expressions) -> list[dict]:
+    """Spend this month and last month up to `before` per group of fields and named
+    expressions. One query."""
+    rows, sums = _two_months(start, end, before)
     return list(rows.values(*fields, **expressions).annotate(**sums).order_by())
 
 
@@ -187,7 +216,9 @@ def _seat_rows(start: date, end: date) -> list[dict]:
 
 def _with_seats(rows: list[dict], seats: list[dict], start: date, *fields: str) -> list[dict]:
     """Metered rows of `_grouped` with this month's and last month's seats added per group
-    (a group with seats only gets a row); `seats` is the part of `cost` that is seats."""
+    (a group with seats only gets a row); `seats` is the part of `cost` that is seats. Both
+    months' seats are whole months, also while this one runs: a seat is paid for the month, its
+    days to come included, so it is set against last month's whole seat."""
     merged = {tuple(row[f] for f in fields): {**row, "seats": ZERO} for row in rows}
     previous = month_shift(start, -1)
     for seat in seats:
@@ -212,16 +243,18 @@ def _movers(lines: list[SpendLine], limit: int = MOVERS) -> list[SpendLine]:
     return ups + downs
 
 
-# Each engineer's spend this month and last, summed once; the biggest rises and falls are then
-# read from that one aggregate (two statements aggregated two months of the rollup twice).
+# Each engineer's spend this month and last month up to `before`, summed once; the biggest rises
+# and falls are then read from that one aggregate (two statements aggregated two months of the
+# rollup twice).
 ENGINEER_MOVERS_SQL = """
 WITH sums AS MATERIALIZED (
     SELECT d.engineer_id,
            sum(d.cost_usd) FILTER (WHERE d.day >= %(start)s) AS cost,
-           sum(d.cost_usd) FILTER (WHERE d.day < %(start)s) AS previous,
+           sum(d.cost_usd) FILTER (WHERE d.day < %(before)s) AS previous,
            sum(d.tokens) FILTER (WHERE d.day >= %(start)s) AS tokens
     FROM usage_dailyusage d
     WHERE d.day >= %(previous)s AND d.day < %(end)s AND d.engineer_id IS NOT NULL
+      AND (d.day >= %(start)s OR d.day < %(before)s)
     GROUP BY d.engineer_id
 ), moves AS (
     SELECT *, COALESCE(cost, 0) - COALESCE(previous, 0) AS delta FROM sums
@@ -237,9 +270,11 @@ ORDER BY part, rank_key, engineer_id
 """
 
 
-def _engineer_movers(start: date, end: date) -> list[SpendLine]:
-    """The biggest rises and falls per engineer. One query."""
-    params = {"start": start, "previous": month_shift(start, -1), "end": end, "limit": MOVERS}
+def _engineer_movers(start: date, end: date, before: date | None = None) -> list[SpendLine]:
+    """The biggest rises and falls per engineer against last month up to `before` (default:
+    all of it). One query."""
+    before = start if before is None else before
+    params = {"start": start, "previous": month_shift(start, -1), "before": before, "end": end, "limit": MOVERS}
     with connection.cursor() as cursor:
         cursor.execute(ENGINEER_MOVERS_SQL, params)
         rows = cursor.fetchall()
@@ -249,11 +284,11 @@ def _engineer_movers(start: date, end: date) -> list[SpendLine]:
     ]
 
 
-def _teams(start: date, end: date, seats: list[dict]) -> list[SpendLine]:
+def _teams(start: date, end: date, before: date, seats: list[dict]) -> list[SpendLine]:
     """Per team (the team of the day), metered and seats, with the monthly budget of its
     subtree; a budgeted team is listed even without spend of its own. Three queries."""
     rows = _with_seats(
-        _grouped(start, end, team_key=F("team_id"), unmapped=UNMAPPED), seats, start, "team_key", "unmapped"
+        _grouped(start, end, before, team_key=F("team_id"), unmapped=UNMAPPED), seats, start, "team_key", "unmapped"
     )
     teams = {pk: (name, parent) for pk, name, parent in Team.objects.values_list("pk", "name", "parent_id")}
     budgets = dict(TeamBudget.objects.filter(period=CapPeriod.MONTH).values_list("team_id", "amount_usd"))
@@ -360,23 +395,29 @@ def finance_reconciliation(*, start: date, end: date) -> list[Reconciliation]:
 
 
 def finance_overview(*, start: date, today: date) -> FinanceOverview:
-    """Everything /finance/ shows for the month starting `start`, metered usage and seats.
+    """Everything /finance/ shows for the month starting `start`, metered usage and seats,
+    against last month (its same elapsed days while the month runs: `previous_end`).
     Eleven queries whatever the number of teams, engineers, seats or rows; one more for the
     forecast (the current month only) and one more when some vendor billed the month (its
     usage to reconcile)."""
     end = month_shift(start, 1)
+    before = previous_end(start=start, today=today)
     seats = _seat_rows(start, end)
-    vendor_rows = _with_seats(_grouped(start, end, "vendor"), seats, start, "vendor")
+    vendor_rows = _with_seats(_grouped(start, end, before, "vendor"), seats, start, "vendor")
     vendors = _by_spend([_line(r["vendor"], r["vendor"], r) for r in vendor_rows])
-    product_rows = _with_seats(_grouped(start, end, "vendor", "product"), seats, start, "vendor", "product")
+    product_rows = _with_seats(_grouped(start, end, before, "vendor", "product"), seats, start, "vendor", "product")
     products = _by_spend(
         [_line(f"{r['vendor']}/{r['product']}", f"{r['vendor']} · {r['product']}", r) for r in product_rows]
     )
     center_rows = _with_seats(
-        _grouped(start, end, center=F("engineer__cost_center"), unmapped=UNMAPPED), seats, start, "center", "unmapped"
+        _grouped(start, end, before, center=F("engineer__cost_center"), unmapped=UNMAPPED),
+        seats,
+        start,
+        "center",
+        "unmapped",
     )
     centers = [_line(r["center"], _center_label(r["center"], r["unmapped"]), r) for r in center_rows]
-    teams = _teams(start, end, seats)
+    teams = _teams(start, end, before, seats)
     total = sum((line.cost_usd for line in vendors), ZERO)
     seat_total = sum((line.seat_usd for line in vendors), ZERO)
     months, chart = _chart(start, end, seats)
@@ -384,6 +425,9 @@ def finance_overview(*, start: date, today: date) -> FinanceOverview:
     return FinanceOverview(
         start=start,
         end=end,
+        previous_start=month_shift(start, -1),
+        previous_end=before,
+        to_date=start <= today < end,
         total_usd=total,
         previous_total_usd=sum((line.previous_usd for line in vendors), ZERO),
         total_tokens=sum(line.tokens for line in vendors),
@@ -394,7 +438,7 @@ def finance_overview(*, start: date, today: date) -> FinanceOverview:
         teams=teams,
         cost_centers=_by_spend(centers),
         team_movers=_movers([line for line in teams if line.key is not None]),
-        engineer_movers=_engineer_movers(start, end),
+        engineer_movers=_engineer_movers(start, end, before),
         reconciliation=finance_reconciliation(start=start, end=end),
         chart_months=months,
         chart_vendors=chart,
