@@ -330,7 +330,7 @@ def test_a_truncated_cursor_events_page_fails_whole_saying_truncated():
 
 def test_cursor_events_pages_in_one_list_are_all_read():
     parsed = cursor_events.parse(
-        as_bytes([{"usageEvents": [cursor_event()]}, {"usageEvents": [cursor_event(timestamp="1")]}])
+        as_bytes([{"usageEvents": [cursor_event()]}, {"usageEvents": [cursor_event(timestamp="1750979225999")]}])
     )
     assert list(parsed.frame["location"]) == ["[0].usageEvents[0]", "[1].usageEvents[0]"]
 

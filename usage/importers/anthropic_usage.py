@@ -8,7 +8,10 @@ Attribution source with tokens only: cost is computed from prices. Quirks:
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from .base import ParsedExport, ParseError, Rejection, load_json, natural_key, non_negative_int, usage_frame
+from .readers import iso_time
 
 FORMAT = "anthropic_usage"
 DATASET = "anthropic_usage"
@@ -29,7 +32,11 @@ def parse(raw: bytes) -> ParsedExport:
         if not isinstance(start, str) or not isinstance(results, list):
             rejections.append(Rejection(f"data[{b}]", "bucket without starting_at or results", str(bucket)[:500]))
             continue
-        width = _width(start, bucket.get("ending_at"))
+        try:
+            start, width = _bounds(start, bucket.get("ending_at"))
+        except ValueError as exc:
+            rejections.append(Rejection(f"data[{b}]", str(exc), str(bucket)[:500]))
+            continue
         for r, result in enumerate(results):
             location = f"data[{b}].results[{r}]"
             try:
@@ -109,11 +116,11 @@ def _first_result(doc: object) -> dict | None:
     return None
 
 
-def _width(start: str, end: object) -> str:
-    """The bucket width from its bounds: 1d, 1h or 1m."""
-    from datetime import datetime
-
+def _bounds(start: str, end: object) -> tuple[str, str]:
+    """The bucket's start in UTC (the natural key's form whatever the notation: "Z", "+00:00",
+    a bare date) and its width from its bounds: 1d, 1h or 1m."""
+    start = iso_time(start, "starting_at")
     if not isinstance(end, str):
-        return "1d"
-    seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-    return {86400: "1d", 3600: "1h", 60: "1m"}.get(int(seconds), "1d")
+        return start, "1d"
+    seconds = (datetime.fromisoformat(iso_time(end, "ending_at")) - datetime.fromisoformat(start)).total_seconds()
+    return start, {86400: "1d", 3600: "1h", 60: "1m"}.get(int(seconds), "1d")

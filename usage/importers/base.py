@@ -92,6 +92,10 @@ IMPACT_METRICS: dict[str, str] = {
 }
 
 
+# The largest count a bigint column (and the int64 frame) holds.
+MAX_COUNT = 2**63 - 1
+
+
 class ParseError(Exception):
     """The file cannot be read at all. The message names what is wrong, for a person."""
 
@@ -185,6 +189,9 @@ def non_negative_int(value: object, name: str) -> int:
         number = int(number)
     if number < 0:
         raise ValueError(f"{name} is negative: {value!r}")
+    if number > MAX_COUNT:
+        # int64 frames wrap silently past 2**63 (2**64 + 5 becomes 5) or fail the whole file.
+        raise ValueError(f"{name} is too large: {value!r}")
     return number
 
 

@@ -138,6 +138,13 @@ def _parsed(lines: list[str], *, first_line: int) -> ParsedExport:
     rejections = []  # (the line that decided it, rejection): sorted into file order below
     for position, values in zip(pending.index, pending.to_dict("records"), strict=True):
         line = position + first_line
+        # pandas pads a short row with empty cells: a row cut short (a file cut off mid-line) would
+        # load its missing counts as zeros.
+        width = len(next(csv.reader([body[position]])))
+        if width < len(header):
+            reason = f"{width} values for {len(header)} columns: the row is cut short"
+            rejections.append((line, Rejection(f"line {line}", reason, body[position][:500])))
+            continue
         try:
             slow.append(_row(values, f"line {line}"))
             slow_positions.append(position)

@@ -8,8 +8,6 @@ Billing source, used for reconciliation only. Quirks:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from .base import (
     ParsedExport,
     ParseError,
@@ -22,6 +20,7 @@ from .base import (
     raw_text,
     usd_text,
 )
+from .readers import unix_day
 
 FORMAT = "openai_costs"
 DATASET = "openai_costs"
@@ -48,7 +47,11 @@ def parse(raw: bytes) -> ParsedExport:
             reason = "bucket without a unix-seconds start_time or a results list"
             rejections.append(Rejection(f"data[{b}]", reason, raw_text(bucket)))
             continue
-        day = datetime.fromtimestamp(start, UTC).date().isoformat()
+        try:
+            day = unix_day(start, "start_time")
+        except ValueError as exc:
+            rejections.append(Rejection(f"data[{b}]", str(exc), raw_text(bucket)))
+            continue
         for r, result in enumerate(results):
             location = f"data[{b}].results[{r}]"
             try:

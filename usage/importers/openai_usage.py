@@ -23,6 +23,7 @@ from .base import (
     usage_frame,
     utc_iso,
 )
+from .readers import unix_day
 
 FORMAT = "openai_usage"
 DATASET = "openai_usage"
@@ -65,6 +66,7 @@ def _bucket(bucket: object) -> tuple[int, str, list]:
     start, end, results = bucket.get("start_time"), bucket.get("end_time"), bucket.get("results")
     if not isinstance(start, int) or isinstance(start, bool) or not isinstance(results, list):
         raise ValueError("bucket without a unix-seconds start_time or a results list")
+    unix_day(start, "start_time")
     if end is None:
         return start, "1d", results  # the API's default bucket_width
     width = WIDTHS.get(end - start) if isinstance(end, int) else None

@@ -26,6 +26,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 # A zip or gzip bomb stops here instead of in the worker's memory.
 MAX_UNPACKED_BYTES = 2 * 1024**3
 DAY_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d*)?")
+EPOCH_MS_FLOOR = 10**11  # 1973-03-03 in milliseconds, but 5138 AD in seconds
 
 
 def decode_text(raw: bytes, *, what: str) -> str:
@@ -294,8 +296,10 @@ def json_lines(name: str, text: str) -> Iterator[tuple[str, dict | None, str]]:
 
 def iso_time(value: object, name: str) -> str:
     """An ISO-8601 time as bucket_start (UTC, Z); one without an offset is taken as UTC."""
-    if not isinstance(value, str) or not value.strip():
+    if value is None or (isinstance(value, str) and not value.strip()):
         raise ValueError(f"{name} is missing")
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is not an ISO-8601 time: {value!r}")
     try:
         moment = datetime.fromisoformat(value.strip().replace(" UTC", "+00:00"))
     except ValueError:
@@ -308,12 +312,23 @@ def epoch_ms_time(value: object, name: str) -> str:
     text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
     if not text.isdigit():
         raise ValueError(f"{name} is not epoch milliseconds: {value!r}")
+    if int(text) < EPOCH_MS_FLOOR:
+        # Seconds read as milliseconds land in January 1970, and their day locks span 56 years.
+        raise ValueError(f"{name} looks like epoch seconds, not milliseconds: {value!r}")
     seconds, millis = divmod(int(text), 1000)
     try:
         moment = datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise ValueError(f"{name} is out of range: {value!r}") from None
     return utc_iso(moment.replace(microsecond=millis * 1000))
+
+
+def unix_day(value: int, name: str) -> str:
+    """The UTC day (YYYY-MM-DD) of unix seconds; ValueError for a number no date has (10**20)."""
+    try:
+        return datetime.fromtimestamp(value, UTC).date().isoformat()
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"{name} is not a unix time in seconds: {value!r}") from None
 
 
 def day_start(value: object, name: str) -> str:
@@ -331,7 +346,10 @@ def dollars(value: object, name: str) -> Decimal:
     """A dollar amount as exports print it: 12.5, "12.50", "$1,234.50"."""
     text = value.strip() if isinstance(value, str) else value
     if isinstance(text, str):
-        text = text.replace("$", "", 1).replace(",", "").strip()
+        text = text.replace("$", "", 1).strip()
         if text.upper().endswith("USD"):
             text = text[:-3].strip()
+        # "1,234.50" groups thousands; "12,90" is a decimal comma, not $1,290: left to be rejected.
+        if THOUSANDS.fullmatch(text):
+            text = text.replace(",", "")
     return non_negative_decimal(text, name)

@@ -138,6 +138,9 @@ def import_batch_process(*, batch_id: int) -> ImportBatch:
         parsed = registry.parse(raw, format=batch.format or None)
     except ParseError as exc:
         return _batch_fail(batch, f"{batch.filename}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - an importer's slip must fail the batch, not leave it running
+        logger.exception("import batch %s could not be parsed", batch.pk)
+        return _batch_fail(batch, f"{batch.filename}: could not be read ({type(exc).__name__}: {exc})")
     if parsed.role == "attribution" and not batch.engineer_email and (parsed.frame["identity_kind"] == "").any():
         return _batch_fail(
             batch,

@@ -1,0 +1,171 @@
+"""Exports the samples never showed: odd notations, huge numbers, cut files. Each bad row is a
+rejection naming its place, each unreadable file fails with a message, nothing loads wrong."""
+
+import io
+import json
+
+import pytest
+from django.db.models import Sum
+
+from tests.usage.test_importers import anthropic_usage_doc
+from tests.usage.test_importers_more import cursor_event, cursor_events_doc
+from usage.importers import (
+    anthropic_usage,
+    copilot_metered,
+    cursor_events,
+    generic_csv,
+    litellm_spend,
+    openai_costs,
+    openai_usage,
+    registry,
+)
+from usage.models import DailyUsage, ImportBatch, UsageRecord
+from usage.services.ingest import import_batch_create
+
+GENERIC_HEADER = "day,vendor,product,model,email,input_uncached_tokens,output_tokens,cost_usd\n"
+
+
+def anthropic_bucket(start: str, end: str | None, **fields) -> bytes:
+    doc = json.loads(anthropic_usage_doc(**fields))
+    doc["data"][0].update(starting_at=start, ending_at=end)
+    return json.dumps(doc).encode()
+
+
+def openai_doc(start_time: int, result: dict) -> bytes:
+    return json.dumps(
+        {"data": [{"start_time": start_time, "end_time": start_time + 86400, "results": [result]}]}
+    ).encode()
+
+
+@pytest.mark.parametrize("count", [2**63, 2**64 + 5, 2**70])
+def test_a_token_count_past_the_bigint_range_is_rejected_not_wrapped_around(count):
+    parsed = anthropic_usage.parse(anthropic_usage_doc(output_tokens=count))
+    assert parsed.frame.empty
+    assert [(r.location, r.reason) for r in parsed.rejections] == [
+        ("data[0].results[0]", f"output_tokens is too large: {count}")
+    ]
+
+
+def test_an_openai_input_past_the_bigint_range_is_rejected_not_wrapped_around():
+    result = {"input_tokens": 2**64 + 300_000, "input_cached_tokens": 236_142, "output_tokens": 1}
+    parsed = openai_usage.parse(openai_doc(1790812800, {**result, "num_model_requests": 1, "model": "gpt-5"}))
+    assert parsed.frame.empty
+    assert "input_tokens is too large" in parsed.rejections[0].reason
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2026-10-01T00:00:00+00:00", "2026-10-02T00:00:00+00:00"),
+        ("2026-10-01T02:00:00+02:00", "2026-10-02T02:00:00+02:00"),
+        ("2026-10-01T00:00:00", "2026-10-02T00:00:00"),
+        ("2026-10-01", "2026-10-02"),
+    ],
+)
+def test_anthropic_usage_the_same_bucket_in_another_time_notation_is_the_same_row(start, end):
+    usual = anthropic_usage.parse(anthropic_bucket("2026-10-01T00:00:00Z", "2026-10-02T00:00:00Z")).frame
+    other = anthropic_usage.parse(anthropic_bucket(start, end)).frame
+    columns = ["dedup_key", "bucket_start", "bucket_width"]
+    assert other[columns].to_dict("records") == usual[columns].to_dict("records")
+    assert usual["bucket_start"].tolist() == ["2026-10-01T00:00:00Z"]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "reason"),
+    [
+        ("yesterday", "2026-10-02T00:00:00Z", "starting_at is not an ISO-8601 time: 'yesterday'"),
+        ("2026-10-01T00:00:00Z", "tomorrow", "ending_at is not an ISO-8601 time: 'tomorrow'"),
+    ],
+)
+def test_anthropic_usage_a_bucket_with_unreadable_times_is_rejected_whole(start, end, reason):
+    parsed = anthropic_usage.parse(anthropic_bucket(start, end))
+    assert parsed.frame.empty
+    assert [(r.location, r.reason) for r in parsed.rejections] == [("data[0]", reason)]
+
+
+@pytest.mark.parametrize("module", [openai_usage, openai_costs])
+def test_an_openai_bucket_start_no_date_has_is_rejected(module):
+    result = {"input_tokens": 10, "output_tokens": 1, "num_model_requests": 1, "model": "gpt-5"}
+    result["amount"] = {"value": 1.5, "currency": "usd"}
+    parsed = module.parse(openai_doc(10**20, result))
+    assert [(r.location, r.reason) for r in parsed.rejections] == [
+        ("data[0]", "start_time is not a unix time in seconds: 100000000000000000000")
+    ]
+
+
+def test_a_cursor_event_timestamp_in_seconds_is_rejected_not_dated_1970():
+    parsed = cursor_events.parse(cursor_events_doc(cursor_event(), cursor_event(timestamp="1750979225")))
+    assert len(parsed.frame) == 1
+    assert [(r.location, r.reason) for r in parsed.rejections] == [
+        ("usageEvents[1]", "timestamp looks like epoch seconds, not milliseconds: '1750979225'")
+    ]
+
+
+def test_a_time_given_as_a_number_is_named_as_not_iso_rather_than_missing():
+    record = {"request_id": "r1", "spend": 0.1, "startTime": 1790813444, "user": "u_1", "prompt_tokens": 1}
+    parsed = litellm_spend.parse(json.dumps([record]).encode())
+    assert parsed.rejections[0].reason == "startTime is not an ISO-8601 time: 1790813444"
+
+
+@pytest.mark.parametrize(("amount", "cost"), [("1,234.50", "1234.50"), ("$12.90", "12.90"), ("12.90", "12.90")])
+def test_dollars_with_thousands_separators_are_read(amount, cost):
+    raw = f'date,product,sku,net_amount,username\n2026-10-01,copilot,Copilot AI Credits,"{amount}",ada\n'
+    assert copilot_metered.parse(raw.encode()).frame["cost_usd"].tolist() == [cost]
+
+
+def test_a_decimal_comma_in_dollars_is_rejected_not_read_as_a_hundred_times_more():
+    raw = 'date,product,sku,net_amount,username\n2026-10-01,copilot,Copilot AI Credits,"12,90",ada\n'
+    parsed = copilot_metered.parse(raw.encode())
+    assert parsed.frame.empty
+    assert [(r.location, r.reason) for r in parsed.rejections] == [("line 2", "net_amount is not a number: '12,90'")]
+
+
+@pytest.mark.parametrize("ending", ["\n", ""])
+def test_generic_csv_a_row_with_too_few_values_is_rejected_not_padded_with_zeros(ending):
+    """A row cut short mid-file, or the last line of a download that stopped mid-line."""
+    raw = (
+        GENERIC_HEADER
+        + "2026-10-01,cursor,cursor,gpt-5,bob@example.com,1200,4500,0.42\n"
+        + "2026-10-01,cursor,cursor,gpt-5,ada@example.com,1200"
+        + ending
+    ).encode()
+    for parsed in (generic_csv.parse(raw), *generic_csv.parse_chunks(io.BytesIO(raw))):
+        assert parsed.frame["identity_value"].tolist() == ["bob@example.com"]
+        assert [(r.location, r.reason) for r in parsed.rejections] == [
+            ("line 3", "6 values for 8 columns: the row is cut short")
+        ]
+
+
+@pytest.fixture
+def ingest(django_capture_on_commit_callbacks):
+    def run(raw: bytes, filename: str = "export.json") -> ImportBatch:
+        with django_capture_on_commit_callbacks(execute=True):
+            batch = import_batch_create(filename=filename, raw=raw)
+        batch.refresh_from_db()
+        return batch
+
+    return run
+
+
+@pytest.mark.django_db
+def test_the_same_buckets_restated_in_another_time_notation_change_nothing(ingest):
+    ingest(anthropic_bucket("2026-10-01T00:00:00Z", "2026-10-02T00:00:00Z"))
+    before = DailyUsage.objects.aggregate(tokens=Sum("tokens"))
+    batch = ingest(anthropic_bucket("2026-10-01T00:00:00+00:00", "2026-10-02T00:00:00+00:00"), "again.json")
+    assert batch.status == "done"
+    assert UsageRecord.objects.count() == 1
+    assert DailyUsage.objects.aggregate(tokens=Sum("tokens")) == before
+
+
+@pytest.mark.django_db
+def test_an_importer_slip_fails_the_batch_naming_the_file_instead_of_leaving_it_running(ingest, monkeypatch):
+    def slip(raw, *, format=None):
+        raise TypeError("can't subtract offset-naive and offset-aware datetimes")
+
+    monkeypatch.setattr(registry, "parse", slip)
+    batch = ingest(anthropic_usage_doc(), "odd.json")
+    assert batch.status == "failed"
+    assert (
+        batch.error == "odd.json: could not be read (TypeError: can't subtract offset-naive and offset-aware datetimes)"
+    )
+    assert UsageRecord.objects.count() == 0
