@@ -27,7 +27,7 @@ from leaderboard.services import VERSION_SQL, snapshot_is_fresh
 METRICS = {"spend": "Spend", "tokens": "Tokens", "tokens_per_usd": "Tokens per dollar"}
 # Tiers by percentile of the sort metric (percent_rank: the share of the others ranked below).
 TIERS = (("emerald", 0.95), ("gold", 0.80), ("silver", 0.50), ("bronze", 0.0))
-TIER_COLOURS = {"emerald": "#12b76a", "gold": "#eaaa08", "silver": "#98a2b3", "bronze": "#c4704f"}
+TIER_COLOURS = {"emerald": "#067647", "gold": "#eaaa08", "silver": "#98a2b3", "bronze": "#a4583a"}  # as app.css
 TITLES = {
     "token_legend": ("Token Legend", "most tokens"),
     "cache_wizard": ("Cache Wizard", "highest share of input read from cache"),

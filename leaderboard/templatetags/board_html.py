@@ -16,7 +16,7 @@ ROW = """
 <tr class="tier-{tier}{you}">
   <td class="num lb-rank">{position}</td>
   <td class="lb-who">{person}{you_chip} <span class="lb-tier tier-{tier}">{tier}</span>{titles}</td>
-  <td>{team}</td>
+  <td class="lb-team">{team}</td>
   <td class="num">{tokens}</td>
   <td class="num">{cost}</td>
   <td class="num">{tokens_per_usd}</td>
