@@ -70,7 +70,12 @@ def test_an_engineer_reads_the_board_changes_the_period_and_opens_the_teams_tab(
     expect(page.locator(".lb-head p")).to_contain_text("Last 7 days")
     # Sorting by spend re-renders the board (htmx); wait on the swapped header, not on the URL.
     # Each change re-renders, back and forth (the form is inside the swapped board).
-    for metric, header in (("tokens", "tokens"), ("spend", "usage spend"), ("tokens", "tokens"), ("spend", "usage spend")):
+    for metric, header in (
+        ("tokens", "tokens"),
+        ("spend", "usage spend"),
+        ("tokens", "tokens"),
+        ("spend", "usage spend"),
+    ):
         page.select_option("select[name=sort]", metric)
         expect(page.locator(".lb-table th.sorted")).to_have_text(header, ignore_case=True)
     screenshot("leaderboard")
