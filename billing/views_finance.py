@@ -88,9 +88,10 @@ def seats_upload(request: HttpRequest) -> HttpResponse:
     _finance_only(request)
     form = SeatUploadForm(request.POST, request.FILES)
     start = parse_month(request.POST.get("month", "")) or timezone.localdate().replace(day=1)
+    # Back to the seats card, which shows this upload's message (tagged "inline") where it was made.
     back = redirect(f"{reverse('billing:finance')}?month={start:%Y-%m}#seats")
     if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors), extra_tags="inline")
         return back
     upload = form.cleaned_data["file"]
     raw = upload.read()
@@ -106,12 +107,15 @@ def seats_upload(request: HttpRequest) -> HttpResponse:
             messages.error(
                 request,
                 f"{upload.name}: nothing imported. Only the Copilot seats JSON can end seats it no longer lists; a CSV says each seat's end.",
+                extra_tags="inline",
             )
             return back
         else:
             result = seats_import(raw=raw, actor=request.user, source="web")
     except SeatImportError as exc:
-        messages.error(request, f"{upload.name}: nothing imported. " + "; ".join(exc.problems[:20]))
+        messages.error(
+            request, f"{upload.name}: nothing imported. " + "; ".join(exc.problems[:20]), extra_tags="inline"
+        )
         return back
     note = f"{upload.name}: {result.rows} seat{'' if result.rows == 1 else 's'} ({result.created} new, {result.updated} changed, {result.unchanged} unchanged)."
     if result.unknown_emails:
@@ -131,5 +135,5 @@ def seats_upload(request: HttpRequest) -> HttpResponse:
         )
         if copilot.unchecked:
             note += f" Left open, no GitHub login on record: {', '.join(copilot.unchecked)}."
-    messages.success(request, note)
+    messages.success(request, note, extra_tags="inline")
     return back

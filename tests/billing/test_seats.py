@@ -297,6 +297,8 @@ def test_finance_uploads_a_seats_file_on_the_page_and_a_bad_one_writes_nothing(c
     bad = SimpleUploadedFile("seats.csv", (HEADER + seat(price="-3")).encode())
     body = client.post(url, {"file": bad, "month": "2026-10"}, follow=True).content.decode()
     assert "nothing imported" in body and "line 2, monthly_price_usd" in body
+    # In the seats card the page opens at (#seats), not at the top, out of sight.
+    assert body.index('id="seats"') < body.index("nothing imported")
     assert SeatAssignment.objects.count() == 1
 
 

@@ -84,13 +84,20 @@ def detect_format(raw: bytes) -> str:
             if IMPORTERS[name].detect(doc):
                 return name
         raise ParseError(
-            "JSON, but not a usage or cost export this version reads (or it holds no rows); "
-            f"give --format, one of: {', '.join(sorted(IMPORTERS))}"
+            f"JSON, but not a usage or cost export this version reads (or it holds no rows); {_choose_format()}"
         )
     for name in TEXT_FORMATS:
         if IMPORTERS[name].detect_bytes(head):
             return name
-    raise ParseError(f"not a known export format; give --format, one of: {', '.join(sorted(IMPORTERS))}")
+    raise ParseError(f"not a known export format; {_choose_format()}")
+
+
+def _choose_format() -> str:
+    # The same words for the page and the command line: each names how it picks a format.
+    return (
+        "choose its format (Format on the Imports page, --format on the command line), "
+        f"one of: {', '.join(sorted(IMPORTERS))}"
+    )
 
 
 HEAD_BYTES = 64 * 1024  # enough to recognise a text export from its header
