@@ -193,7 +193,9 @@ class Totals:
 
 
 def period_days(period: Period) -> list[date]:
-    return [period.start + timedelta(days=n) for n in range(period.days)]
+    """The period's days up to today: a running month's days to come are not drawn as $0."""
+    last = period.elapsed_end or period.end
+    return [period.start + timedelta(days=n) for n in range((last - period.start).days)]
 
 
 def day_points(days: list[date], tokens: list[int], costs: list[Decimal]) -> tuple[DayPoint, ...]:

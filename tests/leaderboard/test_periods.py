@@ -36,3 +36,11 @@ def test_a_custom_range_still_running_compares_its_days_so_far():
     done = PeriodForm({"start": "2026-10-01", "end": "2026-10-11"}).period_or_default(today=NOV_24)
     assert done.previous_label == "the 10 days before"
     assert preset_period("last_month", NOV_24).previous_label == "the month before (September 2026)"
+
+
+def test_a_running_periods_charts_stop_at_today():
+    from leaderboard.selectors.people import period_days
+
+    days = period_days(preset_period("month", NOV_24))
+    assert (days[0], days[-1], len(days)) == (date(2026, 11, 1), NOV_24, 24)  # not Nov 25-30 at $0
+    assert len(period_days(preset_period("last_month", NOV_24))) == 31
