@@ -30,6 +30,17 @@ def usd(value) -> str:
     return f"{sign}${abs(amount):,.2f}"
 
 
+@register.filter
+def share(value) -> str:
+    """A fraction as a whole percent; a small share that is not nothing reads "<1%", not "0%"."""
+    if value is None:
+        return "—"
+    fraction = float(value)
+    if 0 < fraction < 0.01:
+        return "<1%"
+    return f"{round(fraction * 100)}%"
+
+
 @register.simple_tag
 def team_options(menu, selected) -> str:
     """The team filter's `<option>`s (rendered once per team-table change, see
