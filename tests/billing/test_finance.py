@@ -339,3 +339,11 @@ def test_engineer_movers_are_the_five_biggest_rises_then_the_five_biggest_falls(
     ]  # fmt: skip
     new = next(m for m in movers if m.label == "New")
     assert (new.cost_usd, new.previous_usd, new.tokens) == (Decimal(20), 0, 7000)
+
+
+@pytest.mark.django_db
+def test_a_month_with_nothing_in_its_six_months_says_so_instead_of_an_empty_chart(client):
+    client.force_login(finance_user())
+    body = client.get(reverse("billing:finance") + "?month=2025-01").content.decode()
+    assert "No usage and no seats in the six months to January 2025" in body
+    assert 'data-chart="chart-fin-vendors"' not in body
