@@ -169,3 +169,18 @@ def test_an_importer_slip_fails_the_batch_naming_the_file_instead_of_leaving_it_
         batch.error == "odd.json: could not be read (TypeError: can't subtract offset-naive and offset-aware datetimes)"
     )
     assert UsageRecord.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_day_before_any_ai_usage_is_a_mistyped_year_rejected_by_row(ingest):
+    raw = (
+        GENERIC_HEADER
+        + "1926-10-01,anthropic,api,claude-sonnet-4-5,ada@example.com,1000,100,1.25\n"
+        + "2026-10-01,anthropic,api,claude-sonnet-4-5,ada@example.com,1000,100,2.00\n"
+    ).encode()
+    batch = ingest(raw, filename="usage.csv")
+    assert (batch.status, batch.rows_accepted, batch.rows_rejected) == ("done", 1, 1)
+    rejected = batch.rejected_rows.get()
+    assert rejected.location == "line 2"
+    assert rejected.reason == "dated 1926-10-01, before 2020-01-01: no AI usage is that old (a mistyped year?)"
+    assert DailyUsage.objects.aggregate(total=Sum("cost_usd"))["total"] == 2

@@ -12,6 +12,7 @@ import io
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import PurePath
 from typing import BinaryIO
@@ -297,20 +298,34 @@ def _csv_cells(column: pd.Series) -> list[str]:
     return ["\\N" if cell is None else cell for cell in cells]
 
 
+# No AI usage export holds a day before this: such a day is a mistyped year. Refused, it also
+# keeps a paired dataset's batch from locking every day of decades (counting.days_lock).
+EARLIEST_USAGE_DAY = date(2020, 1, 1)
+
+
 def _refuse_pruned_days(cursor) -> list[Rejection]:
-    """Rows of days whose raw rows prune_raw dropped: the rows they would replace are gone, so
-    their sums would be counted a second time in the rollup. Refused, each named."""
+    """Rows of days whose raw rows prune_raw dropped (the rows they would replace are gone, so
+    their sums would be counted a second time in the rollup), and rows dated before any AI
+    usage (EARLIEST_USAGE_DAY). Refused, each named. One statement."""
     from .partitions import raw_pruned_before
 
     horizon = raw_pruned_before()
-    if horizon is None:
-        return []
-    cursor.execute("DELETE FROM stage_usage WHERE day < %s RETURNING location", [horizon])
-    reason = (
+    cursor.execute(
+        "DELETE FROM stage_usage WHERE day < %s RETURNING location, day",
+        [max(horizon or EARLIEST_USAGE_DAY, EARLIEST_USAGE_DAY)],
+    )
+    pruned = (
         f"before {horizon}, the raw-data retention horizon (prune_raw): that day's totals are final "
         "in the rollup and are not imported again"
     )
-    return [Rejection(location, reason) for (location,) in cursor.fetchall()]
+    return [
+        Rejection(location, pruned)
+        if day >= EARLIEST_USAGE_DAY
+        else Rejection(
+            location, f"dated {day}, before {EARLIEST_USAGE_DAY}: no AI usage is that old (a mistyped year?)"
+        )
+        for location, day in cursor.fetchall()
+    ]
 
 
 def price_table(frame: pd.DataFrame) -> pd.DataFrame:
