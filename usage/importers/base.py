@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Literal
 
 import pandas as pd
@@ -92,8 +92,26 @@ IMPACT_METRICS: dict[str, str] = {
 }
 
 
-# The largest count a bigint column (and the int64 frame) holds.
-MAX_COUNT = 2**63 - 1
+# The largest count read: no row holds a quadrillion tokens, and the bound keeps a row's token
+# total and the sums of a day's rollup inside a bigint (2**63, about 9.2 * 10**18).
+MAX_COUNT = 10**15 - 1
+# Money columns are numeric(24, 10): below $10^14, and a day's rollup and a batch's total sum many
+# rows. An amount of 10^12 or more (a trillion dollars, or ten billion in cents) is a corrupt cell.
+MAX_AMOUNT = Decimal(10) ** 12
+MONEY_PLACES = 20  # digits after the point an amount keeps (cents divided by 100 still exceed the 10 stored)
+# Text the ledger keeps in varchar(n) columns. A longer value, or a NUL (no Postgres text holds
+# one), would fail the whole file when stored: such a row is rejected instead (storable()).
+TEXT_LIMITS: dict[str, int] = {
+    "vendor": 40,
+    "product": 40,
+    "account": 255,
+    "identity_kind": 40,
+    "identity_value": 255,
+    "model": 200,
+    "description": 255,
+    "source": 40,
+    "metric": 40,
+}
 
 
 class ParseError(Exception):
@@ -190,7 +208,7 @@ def non_negative_int(value: object, name: str) -> int:
     if number < 0:
         raise ValueError(f"{name} is negative: {value!r}")
     if number > MAX_COUNT:
-        # int64 frames wrap silently past 2**63 (2**64 + 5 becomes 5) or fail the whole file.
+        # int64 frames wrap silently past 2**63 (2**64 + 5 becomes 5); sums past it fail the whole file.
         raise ValueError(f"{name} is too large: {value!r}")
     return number
 
@@ -213,7 +231,37 @@ def non_negative_decimal(value: object, name: str) -> Decimal:
         raise ValueError(f"{name} is not a number: {value!r}")
     if number < 0:
         raise ValueError(f"{name} is negative: {value!r}")
+    if number >= MAX_AMOUNT:
+        raise ValueError(f"{name} is too large: {value!r}")
+    if number.as_tuple().exponent < -MONEY_PLACES:  # type: ignore[operator]
+        # The columns keep 10 places; Postgres cannot even read a fraction of 16,384 digits.
+        number = number.quantize(Decimal(1).scaleb(-MONEY_PLACES), context=Context(prec=60))
     return number
+
+
+def storable(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Rejection]]:
+    """The rows of a parsed frame the database can store, and a rejection naming the field of
+    each other one (TEXT_LIMITS). A column is looked at row by row only when it holds a culprit."""
+    reasons = pd.Series("", index=frame.index)
+    for name, limit in TEXT_LIMITS.items():
+        if name not in frame.columns or frame.empty:
+            continue
+        texts = frame[name].astype(str)
+        if "\x00" not in "".join(texts) and texts.str.len().max() <= limit:
+            continue
+        lengths = texts.str.len()
+        reasons = reasons.mask(
+            (reasons == "") & (lengths > limit), f"{name} is " + lengths.astype(str) + f" characters long; {limit} fit"
+        )
+        nul = texts.str.contains("\x00", regex=False)
+        reasons = reasons.mask((reasons == "") & nul, f"{name} holds a NUL character (\\u0000)")
+    bad = reasons != ""
+    if not bad.any():
+        return frame, []
+    rejections = [
+        Rejection(location, reason) for location, reason in zip(frame.loc[bad, "location"], reasons[bad], strict=True)
+    ]
+    return frame.loc[~bad], rejections
 
 
 def usd_text(amount: Decimal) -> str:

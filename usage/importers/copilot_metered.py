@@ -36,9 +36,12 @@ COLUMNS = {
 REQUIRED = ("date", "product", "sku", "net_amount")
 
 
+DETECT_COLUMNS = ("product", "sku", "net_amount")  # what detection looks for (registry)
+WHAT = "a GitHub metered usage report"
+
+
 def detect_bytes(head: bytes) -> bool:
-    names = header_names(head)
-    return {"product", "sku", "net_amount"} <= names
+    return set(DETECT_COLUMNS) <= header_names(head)
 
 
 def parse(raw: bytes) -> ParsedExport:

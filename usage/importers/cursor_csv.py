@@ -41,9 +41,12 @@ REQUIRED = ("date", "model", "input_with_writes", "input_uncached", "cache_read"
 FREE_WORDS = ("included", "free", "no charge", "not charged", "-")
 
 
+DETECT_COLUMNS = ("Date", "Model", "Input (w/o Cache Write)", "Cache Read")  # case-insensitive
+WHAT = "a Cursor usage CSV export"
+
+
 def detect_bytes(head: bytes) -> bool:
-    names = header_names(head)
-    return {"date", "model", "input (w/o cache write)", "cache read"} <= names
+    return {name.lower() for name in DETECT_COLUMNS} <= header_names(head)
 
 
 def parse(raw: bytes) -> ParsedExport:
@@ -90,10 +93,14 @@ def _row(csv_row: CsvRow, columns: dict[str, str], location: str) -> dict:
 
 
 def _tokens(cell, columns: dict[str, str]) -> dict:
-    with_writes = _count(cell("input_with_writes"), columns["input_with_writes"])
-    uncached = _count(cell("input_uncached"), columns["input_uncached"])
-    cache_read = _count(cell("cache_read"), columns["cache_read"])
-    output = _count(cell("output"), columns["output"])
+    def count(name: str) -> int:
+        # Not 0: an empty uncached input read as 0 would move those tokens into cache writes.
+        if not cell(name):
+            raise ValueError(f"{columns[name]} is empty")
+        return _count(cell(name), columns[name])
+
+    with_writes, uncached = count("input_with_writes"), count("input_uncached")
+    cache_read, output = count("cache_read"), count("output")
     total = _count(cell("total"), columns["total"]) if "total" in columns and cell("total") else None
     if total is not None and total == with_writes + uncached + cache_read + output and uncached:
         writes = with_writes  # this version's "w/ Cache Write" column holds the writes alone
@@ -125,7 +132,7 @@ def _cost(text: str, event_kind: str, name: str) -> str | None:
 
 
 def _count(text: str, name: str) -> int:
-    """A whole non-negative number; "1,234" and an empty cell (0) are fine."""
+    """A whole non-negative number; "1,234" is fine, an empty cell is 0 (Requests)."""
     text = text.replace(",", "")
     if not text:
         return 0

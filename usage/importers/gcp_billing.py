@@ -22,11 +22,13 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from .base import (
+    MAX_AMOUNT,
     ParsedExport,
     ParseError,
     Rejection,
     natural_key,
     non_negative_decimal,
+    non_negative_int,
     raw_text,
     usage_frame,
     usd_text,
@@ -135,6 +137,8 @@ def _net_usd(record: dict) -> Decimal:
         raise ValueError(
             f"net cost is negative ({cost}): credits larger than the cost; reconcile it against the invoice"
         )
+    if cost >= MAX_AMOUNT:
+        raise ValueError(f"net cost is too large: {cost}")
     return cost
 
 
@@ -182,5 +186,5 @@ def _tokens(record: dict, sku: str) -> dict:
     column = (
         "cache_read_tokens" if "cache" in words else "output_tokens" if "output" in words else "input_uncached_tokens"
     )
-    counts[column] = int(amount)
+    counts[column] = non_negative_int(int(amount), "usage.amount")
     return counts

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .base import (
+    TEXT_LIMITS,
     USAGE_COLUMNS,
     ParsedExport,
     ParseError,
@@ -29,6 +30,7 @@ from .base import (
     natural_key,
     non_negative_decimal,
     non_negative_int,
+    storable,
     usage_frame,
     usage_frame_types,
     usd_text,
@@ -66,22 +68,32 @@ DAY_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 # through the CSV reader and _row. Text: printable ASCII without quote, comma or backslash, not
 # padded (json.dumps writes it unchanged in a natural key).
 _EDGE = r"[!#-+\--\[\]-~]"
-_TEXT = rf"{_EDGE}(?:[ !#-+\--\[\]-~]*{_EDGE})?"
+
+
+def _text(most: int) -> str:
+    """A canonical text cell of 1 to `most` characters (the column's TEXT_LIMITS)."""
+    return rf"{_EDGE}(?:[ !#-+\--\[\]-~]{{0,{most - 2}}}{_EDGE})?"
+
+
 CANONICAL_CELLS = {
     "day": r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
     "timestamp": r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
     r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])",
-    **dict.fromkeys(("vendor", "product", "model", "email", "identity_kind", "identity_value"), _TEXT),
-    "account": f"(?:{_TEXT})?",
-    **dict.fromkeys(COUNT_COLUMNS, "[0-9]{0,18}"),
-    "cost_usd": r"(?:(?:0|[1-9][0-9]*)(?:\.[0-9]+)?)?",
+    **{name: _text(TEXT_LIMITS[name]) for name in ("vendor", "product", "model", "identity_kind", "identity_value")},
+    "email": _text(TEXT_LIMITS["identity_value"]),
+    "account": f"(?:{_text(TEXT_LIMITS['account'])})?",
+    **dict.fromkeys(COUNT_COLUMNS, "[0-9]{0,15}"),  # up to MAX_COUNT
+    "cost_usd": r"(?:(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,20})?)?",  # below MAX_AMOUNT, MONEY_PLACES
 }
 NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
+DETECT_COLUMNS = ("vendor", "model", "output_tokens")
+WHAT = "a generic usage CSV"
+
+
 def detect_bytes(head: bytes) -> bool:
-    names = header_names(head, lower=False)
-    return {"vendor", "model", "output_tokens"} <= names
+    return set(DETECT_COLUMNS) <= header_names(head, lower=False)
 
 
 def parse(raw: bytes) -> ParsedExport:
@@ -152,7 +164,10 @@ def _parsed(lines: list[str], *, first_line: int) -> ParsedExport:
             rejections.append((line, Rejection(f"line {line}", str(exc), body[position][:500])))
     rows = fast
     if slow:
-        others = usage_frame(slow).set_axis(slow_positions)
+        # Canonical lines hold no NUL and no overlong text (CANONICAL_CELLS); other lines may.
+        others, unstorable = storable(usage_frame(slow).set_axis(slow_positions))
+        dropped = sorted(set(slow_positions) - set(others.index))
+        rejections += [(position + first_line, r) for position, r in zip(dropped, unstorable, strict=True)]
         rows = others if fast.empty else pd.concat([fast, others]).sort_index()
     # A key seen again: the later line counts (as the ingest service does for every format), and
     # each earlier one is reported when the next one is read.
@@ -165,7 +180,7 @@ def _parsed(lines: list[str], *, first_line: int) -> ParsedExport:
             next_line = next_position + first_line
             rejection = Rejection(f"line {position + first_line}", reason.format(next_line), body[position][:500])
             rejections.append((next_line, rejection))
-        rejections.sort(key=lambda item: item[0])
+    rejections.sort(key=lambda item: item[0])
     rows = rows.loc[~superseded].reset_index(drop=True)
     return ParsedExport(FORMAT, DATASET, "attribution", rows, [rejection for _, rejection in rejections])
 

@@ -17,9 +17,12 @@ DATASET = "generic_impact"
 COLUMNS = {name: (name,) for name in ("email", "day", "metric", "value")}
 
 
+DETECT_COLUMNS = ("email", "day", "metric", "value")
+WHAT = "an impact CSV"
+
+
 def detect_bytes(head: bytes) -> bool:
-    names = header_names(head)
-    return {"email", "day", "metric", "value"} <= names
+    return set(DETECT_COLUMNS) <= header_names(head)
 
 
 def parse(raw: bytes) -> ParsedExport:

@@ -29,9 +29,12 @@ COLUMNS = {
 }
 
 
+DETECT_COLUMNS = ("repo", "number", "author_login", "merged_at")
+WHAT = "a GitHub pull-request export"
+
+
 def detect_bytes(head: bytes) -> bool:
-    names = header_names(head)
-    return {"repo", "number", "author_login", "merged_at"} <= names
+    return set(DETECT_COLUMNS) <= header_names(head)
 
 
 def parse(raw: bytes) -> ParsedExport:

@@ -47,9 +47,14 @@ def detect(doc: object) -> bool:
     return isinstance(first, dict) and "request_id" in first and "spend" in first
 
 
+DETECT_COLUMNS = ("request_id", "spend", "startTime")  # CSV columns, or keys of a JSON row
+WHAT = "LiteLLM spend logs"
+# The table's token columns are never null (schema.prisma): a file without them is not a whole export.
+REQUIRED_COLUMNS = (*DETECT_COLUMNS, "prompt_tokens", "completion_tokens")
+
+
 def detect_bytes(head: bytes) -> bool:
-    names = header_names(head, lower=False)
-    return {"request_id", "spend", "startTime"} <= names
+    return set(DETECT_COLUMNS) <= header_names(head, lower=False)
 
 
 def parse(raw: bytes) -> ParsedExport:
@@ -58,7 +63,7 @@ def parse(raw: bytes) -> ParsedExport:
         records, rejections = _json_records(raw)
     else:
         header, csv_rows, rejections = read_csv(raw, what="LiteLLM spend logs CSV")
-        missing = [name for name in ("request_id", "spend", "startTime") if name not in header]
+        missing = [name for name in REQUIRED_COLUMNS if name not in header]
         if missing:
             raise ParseError(f"header: missing column(s) {', '.join(missing)} of LiteLLM_SpendLogs")
         records = [(f"line {r.line}", {k: (v if v != "" else None) for k, v in r.values.items()}) for r in csv_rows]
@@ -86,7 +91,7 @@ def _row(record: dict, location: str) -> dict:
         raise ValueError("request_id is missing")
     metadata = _metadata(record.get("metadata"))
     start = iso_time(record.get("startTime"), "startTime")
-    prompt = non_negative_int(record.get("prompt_tokens"), "prompt_tokens")
+    prompt = non_negative_int(_present(record, "prompt_tokens"), "prompt_tokens")
     cache_read, cache_write = _cache(metadata)
     uncached = prompt - cache_read - cache_write if prompt >= cache_read + cache_write else prompt
     kind, value = _identity(record, metadata)
@@ -106,11 +111,18 @@ def _row(record: dict, location: str) -> dict:
         "cache_read_tokens": cache_read,
         "cache_write_5m_tokens": cache_write,
         "cache_write_1h_tokens": 0,
-        "output_tokens": non_negative_int(record.get("completion_tokens"), "completion_tokens"),
+        "output_tokens": non_negative_int(_present(record, "completion_tokens"), "completion_tokens"),
         "requests": 1,
         "cost_usd": None if spend is None else usd_text(non_negative_decimal(spend, "spend")),
         "location": location,
     }
+
+
+def _present(record: dict, name: str) -> object:
+    """A token count the table always has: a row without it would load as 0 tokens."""
+    if record.get(name) is None:
+        raise ValueError(f"{name} is missing")
+    return record[name]
 
 
 def _metadata(value: object) -> dict:

@@ -142,13 +142,20 @@ def read_records(raw: bytes, *, what: str, envelope: tuple[str, ...] = ("data",)
     text = decode_text(raw, what=what)
     stripped = text.lstrip()
     if stripped.startswith("[") or (stripped.startswith("{") and _is_one_document(text)):
-        doc = load_json(raw, what=what)
-        if isinstance(doc, list):
-            return [(f"[{i}]", item) for i, item in enumerate(doc)], []
-        for key in envelope:
-            if isinstance(doc, dict) and isinstance(doc.get(key), list):
-                return [(f"{key}[{i}]", item) for i, item in enumerate(doc[key])], []
-        return [("line 1", doc)], []
+        try:
+            doc = load_json(raw, what=what)
+        except ParseError:
+            # NDJSON whose first line is broken reads as a broken document: when objects follow
+            # that line, the lines are read below and it alone is rejected.
+            if stripped.startswith("[") or first_records(raw, skip_broken=True) is None:
+                raise
+        else:
+            if isinstance(doc, list):
+                return [(f"[{i}]", item) for i, item in enumerate(doc)], []
+            for key in envelope:
+                if isinstance(doc, dict) and isinstance(doc.get(key), list):
+                    return [(f"{key}[{i}]", item) for i, item in enumerate(doc[key])], []
+            return [("line 1", doc)], []
     records, rejections = [], []
     lines = text.split("\n")  # not splitlines(): JSON strings may hold U+2028 and other breaks
     for number, line in enumerate(lines, start=1):
@@ -165,8 +172,12 @@ def read_records(raw: bytes, *, what: str, envelope: tuple[str, ...] = ("data",)
     return records, rejections
 
 
-def first_records(raw: bytes, limit: int = 5) -> list[dict] | None:
-    """The first objects of a line-delimited JSON file, or None when it is not one (for detection)."""
+def first_records(raw: bytes, limit: int = 5, *, skip_broken: bool = False) -> list[dict] | None:
+    """The first objects of a line-delimited JSON file, or None when it is not one (for detection).
+
+    skip_broken: lines that are not JSON are passed over (the importer rejects them), for a file
+    already known not to be one JSON document.
+    """
     records = []
     for line in raw[: 1 << 20].splitlines():
         if not line.strip():
@@ -174,6 +185,8 @@ def first_records(raw: bytes, limit: int = 5) -> list[dict] | None:
         try:
             record = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError):
+            if skip_broken:
+                continue
             break
         if not isinstance(record, dict):
             return None
@@ -181,7 +194,7 @@ def first_records(raw: bytes, limit: int = 5) -> list[dict] | None:
         if len(records) == limit:
             break
     # One complete line alone is an ordinary JSON document: the JSON detectors see it first.
-    return records if len(records) >= 2 else None
+    return records if len(records) >= (1 if skip_broken else 2) else None
 
 
 def _is_one_document(text: str) -> bool:

@@ -26,8 +26,8 @@ from . import (
     openai_costs,
     openai_usage,
 )
-from .base import ParsedExport, ParseError, load_json
-from .readers import GZIP_MAGIC, first_records, gunzip, is_zip, open_zip
+from .base import ParsedExport, ParseError, load_json, storable
+from .readers import GZIP_MAGIC, first_records, gunzip, header_names, is_zip, open_zip
 
 # Order matters only where two detectors could both match; each checks a distinctive field.
 IMPORTERS: dict[str, ModuleType] = {
@@ -72,24 +72,67 @@ def detect_format(raw: bytes) -> str:
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:64]:
         raise ParseError("the file is UTF-16 (or binary), not UTF-8 text; export it again as UTF-8")
     head = raw[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    body = raw.lstrip(b"\xef\xbb\xbf \t\r\n")
     if head[:1] == b"{":
-        records = first_records(raw.lstrip(b"\xef\xbb\xbf \t\r\n"))
-        if records is not None:
-            for name in LINE_FORMATS:
-                if IMPORTERS[name].detect_records(records):
-                    return name
+        name = _line_format(first_records(body))
+        if name:
+            return name
     if head[:1] in (b"{", b"["):
-        doc = load_json(raw, what="export")
+        try:
+            doc = load_json(raw, what="export")
+        except ParseError:
+            # Not one document: NDJSON with a broken line among its first is still recognised
+            # from the lines that parse, and its importer rejects the broken one.
+            name = _line_format(first_records(body, skip_broken=True)) if head[:1] == b"{" else None
+            if not name:
+                raise
+            return name
         for name in JSON_FORMATS:
             if IMPORTERS[name].detect(doc):
                 return name
+        _refuse_incomplete(_first_row_keys(doc), JSON_FORMATS)
         raise ParseError(
             f"JSON, but not a usage or cost export this version reads (or it holds no rows); {_choose_format()}"
         )
     for name in TEXT_FORMATS:
         if IMPORTERS[name].detect_bytes(head):
             return name
+    _refuse_incomplete(header_names(head, lower=False), TEXT_FORMATS)
     raise ParseError(f"not a known export format; {_choose_format()}")
+
+
+def _refuse_incomplete(names: set[str], formats: list[str]) -> None:
+    """A file with most of a format's identifying columns (DETECT_COLUMNS) is most likely that
+    format with some missing: naming them helps more than "not a known export format"."""
+    folded = {name.lower() for name in names}
+    best: tuple[float, str, list[str]] | None = None
+    for name in formats:
+        expected = getattr(IMPORTERS[name], "DETECT_COLUMNS", ())
+        missing = [column for column in expected if column.lower() not in folded]
+        share = 1 - len(missing) / len(expected) if expected else 0
+        if missing and share > 0.5 and (best is None or share > best[0]):
+            best = (share, name, missing)
+    if best is not None:
+        _, name, missing = best
+        module = IMPORTERS[name]
+        raise ParseError(
+            f"looks like {module.WHAT} ({name}) but has no {', '.join(missing)} "
+            f"column{'s' if len(missing) > 1 else ''} (expected {', '.join(module.DETECT_COLUMNS)})"
+        )
+
+
+def _first_row_keys(doc: object) -> set[str]:
+    """The keys of a JSON export's first row (a list of rows, or a {"data": [...]} page)."""
+    rows = doc.get("data") if isinstance(doc, dict) else doc
+    first = rows[0] if isinstance(rows, list) and rows else None
+    return set(first) if isinstance(first, dict) else set()
+
+
+def _line_format(records: list[dict] | None) -> str | None:
+    for name in LINE_FORMATS if records is not None else ():
+        if IMPORTERS[name].detect_records(records):
+            return name
+    return None
 
 
 def _choose_format() -> str:
@@ -123,7 +166,13 @@ def parse(raw: bytes, *, format: str | None = None) -> ParsedExport:
     name = format or detect_format(raw)
     if name not in IMPORTERS:
         raise ParseError(f"unknown format {name!r}; known: {', '.join(sorted(IMPORTERS))}")
-    return IMPORTERS[name].parse(raw)
+    parsed = IMPORTERS[name].parse(raw)
+    parsed.frame, rejected = storable(parsed.frame)
+    if parsed.impact is not None:
+        parsed.impact, rejected_impact = storable(parsed.impact)
+        rejected += rejected_impact
+    parsed.rejections.extend(rejected)
+    return parsed
 
 
 def unpacked(raw: bytes) -> bytes:

@@ -27,7 +27,15 @@ from django.utils import timezone
 from billing.models import PriceOverride
 from billing.pricing import canonical_model, unit_prices
 from usage.importers import registry
-from usage.importers.base import BILLING_COLUMNS, USAGE_COLUMNS, ParsedExport, ParseError, Rejection
+from usage.importers.base import (
+    BILLING_COLUMNS,
+    MAX_AMOUNT,
+    TOKEN_COLUMNS,
+    USAGE_COLUMNS,
+    ParsedExport,
+    ParseError,
+    Rejection,
+)
 from usage.models import ImportBatch, RejectedRow
 
 from .counting import (
@@ -219,7 +227,9 @@ def _finish(batch: ImportBatch, format: str, role: str, stats: LoadStats, reject
     rejections = [*rejections, *stats.repeated]
     RejectedRow.objects.filter(batch=batch).delete()
     RejectedRow.objects.bulk_create(
-        RejectedRow(batch=batch, location=r.location[:100], reason=r.reason, raw=r.raw) for r in rejections
+        # A rejected line may hold the NUL no Postgres text can: written out, so the line is still shown.
+        RejectedRow(batch=batch, location=_text(r.location)[:100], reason=_text(r.reason), raw=_text(r.raw))
+        for r in rejections
     )
     ImportBatch.objects.filter(pk=batch.pk).update(
         status=ImportBatch.Status.DONE,
@@ -242,6 +252,10 @@ def _finish(batch: ImportBatch, format: str, role: str, stats: LoadStats, reject
     if role == "attribution" and stats.accepted:
         _leaderboard_refresh_on_commit()
     return stats
+
+
+def _text(value: str) -> str:
+    return value.replace("\x00", "\\u0000")
 
 
 def _leaderboard_refresh_on_commit() -> None:
@@ -325,6 +339,32 @@ def _refuse_pruned_days(cursor) -> list[Rejection]:
             location, f"dated {day}, before {EARLIEST_USAGE_DAY}: no AI usage is that old (a mistyped year?)"
         )
         for location, day in cursor.fetchall()
+    ]
+
+
+# A row priced from its tokens that would cost MAX_AMOUNT or more (a token count near 2**62): the
+# money columns could not hold it. The same sum as RESOLVE_SQL's.
+OVERPRICED_SQL = """
+DELETE FROM stage_usage s USING stage_price p
+WHERE s.cost_usd IS NULL AND p.vendor = s.vendor AND p.model = s.model AND p.day = s.day
+  AND p.long_context = s.long_context
+  AND (s.input_uncached_tokens * p.p_in + s.cache_read_tokens * p.p_cr + s.cache_write_5m_tokens * p.p_cw5
+       + s.cache_write_1h_tokens * p.p_cw1h + s.output_tokens * p.p_out) / 1000000 >= %(most)s
+RETURNING s.location, s.model
+"""
+PRICE_COLUMNS = ("p_in", "p_cr", "p_cw5", "p_cw1h", "p_out")
+
+
+def _refuse_overpriced(cursor, prices: pd.DataFrame, most_tokens: float) -> list[Rejection]:
+    """Rows whose computed cost is out of bounds, refused and named. The statement runs only when
+    the batch's largest row at its dearest price could get there, so an ordinary batch pays nothing."""
+    dearest = max((float(p) for column in PRICE_COLUMNS for p in prices[column] if pd.notna(p)), default=0.0)
+    if most_tokens * dearest / 1_000_000 < float(MAX_AMOUNT) / 2:  # half: float rounding
+        return []
+    cursor.execute(OVERPRICED_SQL, {"most": MAX_AMOUNT})
+    return [
+        Rejection(location, f"its tokens at {model}'s price cost ${MAX_AMOUNT:,} or more: a token count is wrong")
+        for location, model in cursor.fetchall()
     ]
 
 
@@ -531,11 +571,12 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         # staged rows to disk); for this transaction only.
         cursor.execute(f"SET LOCAL work_mem = '{INGEST_WORK_MEM}'")
         cursor.execute(STAGE_USAGE_DDL)
-        staged, chunks = 0, 0
+        staged, chunks, most_tokens = 0, 0, 0.0
         for frame in frames:
             if frame.empty:
                 continue
             frame["ord"] = range(staged, staged + len(frame))  # file order: the later row of a key counts
+            most_tokens = max(most_tokens, frame[list(TOKEN_COLUMNS)].to_numpy(dtype=float).sum(axis=1).max())
             copy_frame(cursor, "stage_usage", frame, [*USAGE_COLUMNS, "ord"])
             staged, chunks = staged + len(frame), chunks + 1
         if not staged:
@@ -554,6 +595,7 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         cursor.execute(f"SELECT DISTINCT {', '.join(PRICE_KEY)} FROM stage_usage")
         prices = price_table(pd.DataFrame(cursor.fetchall(), columns=list(PRICE_KEY)))
         copy_frame(cursor, "stage_price", prices, list(prices.columns))
+        repeated += _refuse_overpriced(cursor, prices, most_tokens)
         cursor.execute("SELECT min(bucket_start), max(bucket_start), min(day), max(day) FROM stage_usage")
         first, last, first_day, last_day = cursor.fetchone()
         # Writers of the same dataset and day take turns (locks in sorted order: no deadlock);
