@@ -12,6 +12,7 @@ from django.db.models import Case, Q, Value, When
 
 from billing.models import CapPolicy, TeamBudget, ToolPolicy, ToolViolation
 from leaderboard.access import Viewer, cap_team_ids
+from usage.display import tool_label
 from usage.models import Engineer, Team
 
 LIMIT = 500
@@ -76,7 +77,7 @@ class CapsPage:
 
 
 def _tool(vendor: str, product: str) -> str:
-    return "/".join(p for p in (vendor, product) if p) or "any tool"
+    return tool_label(vendor, product) or "any tool"
 
 
 def _by(obj) -> str:

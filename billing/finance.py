@@ -25,6 +25,7 @@ from django.db.models.functions import TruncMonth
 from billing.forecast import LOOKBACK_DAYS, Forecast, forecast_spend
 from billing.models import BillingLine, CapPeriod, TeamBudget
 from billing.seats import IdleSeats, idle_seats, seat_costs
+from usage.display import tool_label, vendor_label
 from usage.models import DailyUsage, Team
 
 ZERO = Decimal(0)
@@ -404,10 +405,10 @@ def finance_overview(*, start: date, today: date) -> FinanceOverview:
     before = previous_end(start=start, today=today)
     seats = _seat_rows(start, end)
     vendor_rows = _with_seats(_grouped(start, end, before, "vendor"), seats, start, "vendor")
-    vendors = _by_spend([_line(r["vendor"], r["vendor"], r) for r in vendor_rows])
+    vendors = _by_spend([_line(r["vendor"], vendor_label(r["vendor"]), r) for r in vendor_rows])
     product_rows = _with_seats(_grouped(start, end, before, "vendor", "product"), seats, start, "vendor", "product")
     products = _by_spend(
-        [_line(f"{r['vendor']}/{r['product']}", f"{r['vendor']} · {r['product']}", r) for r in product_rows]
+        [_line(f"{r['vendor']}/{r['product']}", tool_label(r["vendor"], r["product"]), r) for r in product_rows]
     )
     center_rows = _with_seats(
         _grouped(start, end, before, center=F("engineer__cost_center"), unmapped=UNMAPPED),

@@ -21,6 +21,7 @@ from django.db.models import Q, Sum
 from billing.forecast import Forecast, forecast_spend
 from billing.models import CapException, CapPolicy, CapStatus, TeamBudget
 from billing.periods import days_between, period_bounds
+from usage.display import tool_label
 from usage.models import DailyUsage, Engineer, Team, TeamMembership
 
 CENT = Decimal("0.01")
@@ -306,7 +307,7 @@ def _raise_rows(queryset) -> list[RaiseRow]:
             engineer_id=e.engineer_id,
             engineer_name=e.engineer.name,
             engineer_email=e.engineer.email,
-            tool="/".join(p for p in (e.vendor, e.product) if p) or "all tools",
+            tool=tool_label(e.vendor, e.product) or "all tools",
             amount_usd=e.amount_usd,
             until=e.until,
             reason=e.reason,

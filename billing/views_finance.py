@@ -21,6 +21,7 @@ from billing.forms import SeatUploadForm
 from billing.services.copilot_seats import copilot_seats_import, looks_like_copilot_seats
 from billing.services.seats import SeatImportError, seats_import
 from leaderboard.access import Viewer, viewer_for
+from usage.display import vendor_label
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -58,7 +59,10 @@ def finance(request: HttpRequest) -> HttpResponse:
         "previous_month": f"{month_shift(start, -1):%Y-%m}",
         "next_month": f"{month_shift(start, 1):%Y-%m}" if month_shift(start, 1) <= today else None,
         "reconciled_products": RECONCILED_PRODUCTS,
-        "vendor_fig": monthly_vendor_spend_figure(months=overview.chart_months, spend=overview.chart_vendors),
+        "vendor_fig": monthly_vendor_spend_figure(
+            months=overview.chart_months,
+            spend={vendor_label(vendor): spend for vendor, spend in overview.chart_vendors.items()},
+        ),
         "seat_form": SeatUploadForm(),
         "idle_days": settings.IDLE_SEAT_DAYS,
     }

@@ -90,7 +90,7 @@ class BoardEntry(models.Model):
     prev_tokens = models.BigIntegerField(null=True)
     prev_cost_usd = models.DecimalField(max_digits=20, decimal_places=6, null=True)
     top_model = models.CharField(max_length=100)
-    top_tool = models.CharField(max_length=40)
+    top_tool = models.CharField(max_length=81)  # "vendor/product"
     rank_tokens = models.PositiveIntegerField()
     rank_spend = models.PositiveIntegerField()
     rank_tokens_per_usd = models.PositiveIntegerField()

@@ -51,10 +51,10 @@ WITH per AS (
     HAVING count(*) FILTER (WHERE d.day >= %(start)s) > 0
 ),
 cells AS (
-    SELECT d.engineer_id, d.team_id, d.model, d.product, max(d.day) AS last_day, sum(d.tokens) AS tokens
+    SELECT d.engineer_id, d.team_id, d.model, d.vendor, d.product, max(d.day) AS last_day, sum(d.tokens) AS tokens
     FROM usage_dailyusage d
     WHERE d.day >= %(start)s AND d.day < %(end)s AND d.engineer_id IS NOT NULL
-    GROUP BY d.engineer_id, d.team_id, d.model, d.product
+    GROUP BY d.engineer_id, d.team_id, d.model, d.vendor, d.product
 ),
 models AS (
     SELECT engineer_id, count(DISTINCT model) AS models FROM cells GROUP BY engineer_id

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import CapAlert, CapAlertKind, TeamWebhook
+from usage.display import tool_label
 from usage.models import Engineer, Team, TeamMembership
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def cap_alerts_notify_queue(*, alert_ids: list[int]) -> None:
 
 
 def _tool(alert: CapAlert) -> str:
-    return "/".join(p for p in (alert.vendor, alert.product) if p) or "all tools"
+    return tool_label(alert.vendor, alert.product) or "all tools"
 
 
 def cap_alert_message(alert: CapAlert) -> tuple[str, str]:

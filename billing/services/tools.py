@@ -20,6 +20,7 @@ from billing.models import ToolPolicy, ToolViolation
 from billing.services.notifications import DeliveryError
 from billing.services.validation import authorise, parse_day, team_by_name, team_subtree_ids
 from leaderboard.access import audit
+from usage.display import tool_label
 from usage.models import DailyUsage, Engineer
 
 
@@ -139,16 +140,16 @@ def tool_violation_notify(*, violation_id: int) -> bool:
     manager: Engineer | None = violation.engineer.manager
     if manager is None or not manager.email:
         return False
-    policy = violation.tool_policy
+    policy, used = violation.tool_policy, tool_label(violation.vendor, violation.product)
     text = (
-        f"{violation.engineer.name} used {violation.vendor}/{violation.product} on {violation.days} day(s) "
+        f"{violation.engineer.name} used {used} on {violation.days} day(s) "
         f"from {violation.first_day} to {violation.last_day} (${violation.cost_usd:,.2f}), although team "
-        f"{policy.team.name} may not use {policy.vendor}/{policy.product or 'any product'} since {policy.starts_on}: "
+        f"{policy.team.name} may not use {tool_label(policy.vendor, policy.product)} since {policy.starts_on}: "
         f"{policy.reason}"
     )
     try:
         send_mail(
-            f"[Tokenboard] Tool policy: {violation.engineer.name} used {violation.vendor}/{violation.product}",
+            f"[Tokenboard] Tool policy: {violation.engineer.name} used {used}",
             text,
             settings.DEFAULT_FROM_EMAIL,
             [manager.email],

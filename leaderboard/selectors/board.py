@@ -23,6 +23,7 @@ from leaderboard.models import BoardSnapshot, PrivacySettings
 from leaderboard.periods import Period
 from leaderboard.selectors.board_sql import PEOPLE_SQL, PODIUM_SIZE, SNAPSHOT_ALL_SQL, SNAPSHOT_PAGE_SQL, TEAMS_SQL
 from leaderboard.services import VERSION_SQL, snapshot_is_fresh
+from usage.display import product_label, vendor_label
 
 METRICS = {"spend": "Spend", "tokens": "Tokens", "tokens_per_usd": "Tokens per dollar"}
 # Tiers by percentile of the sort metric (percent_rank: the share of the others ranked below).
@@ -60,7 +61,7 @@ class BoardRow:
     tier: str
     percentile: float  # share of the others ranked below this row, 0..1
     top_model: str
-    top_tool: str
+    top_tool: str  # "vendor/product"
     titles: tuple[str, ...]
     is_viewer: bool
 
@@ -326,8 +327,9 @@ def board_filter_choices(*, period: Period, snapshot: BoardSnapshot | None = Non
             pairs = cursor.fetchall()
     return FilterChoices(
         team_menu=team_menu,
-        vendors=sorted({vendor for vendor, _ in pairs}),
-        products=sorted({product for _, product in pairs}),
+        # In the order the menus read: "Amazon Bedrock" (bedrock) before "Anthropic".
+        vendors=sorted({vendor for vendor, _ in pairs}, key=lambda vendor: (vendor_label(vendor), vendor)),
+        products=sorted({product for _, product in pairs}, key=lambda product: (product_label(product), product)),
     )
 
 

@@ -40,8 +40,9 @@ top_model AS (
     FROM cells GROUP BY engineer_id, model ORDER BY engineer_id, sum(tokens) DESC, model
 ),
 top_tool AS (
-    SELECT DISTINCT ON (engineer_id) engineer_id, product AS top_tool
-    FROM cells GROUP BY engineer_id, product ORDER BY engineer_id, sum(tokens) DESC, product
+    -- A tool is a vendor's product ("openai/api"): products alone would add up several vendors' APIs.
+    SELECT DISTINCT ON (engineer_id) engineer_id, vendor || '/' || product AS top_tool
+    FROM cells GROUP BY engineer_id, vendor, product ORDER BY engineer_id, sum(tokens) DESC, vendor, product
 ),
 last_team AS (
     -- The team of the person's latest day in scope: usage follows the team of its day.
@@ -136,10 +137,10 @@ picked AS (
 cells AS (
     -- The picked people's usage by team, model and tool. A plain join, so the planner takes
     -- index range scans on (engineer, day) for a page and one hash join for the whole export.
-    SELECT d.engineer_id, d.team_id, d.model, d.product, max(d.day) AS last_day, sum(d.tokens) AS tokens
+    SELECT d.engineer_id, d.team_id, d.model, d.vendor, d.product, max(d.day) AS last_day, sum(d.tokens) AS tokens
     FROM picked p JOIN usage_dailyusage d ON d.engineer_id = p.engineer_id
     WHERE d.day >= %(start)s AND d.day < %(end)s AND {SCOPE_FILTER}
-    GROUP BY d.engineer_id, d.team_id, d.model, d.product
+    GROUP BY d.engineer_id, d.team_id, d.model, d.vendor, d.product
 ),
 {TOPS_SQL},
 team_size AS (

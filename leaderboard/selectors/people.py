@@ -81,7 +81,7 @@ class DayPoint:
 
 @dataclass(frozen=True)
 class Slice:
-    """One part of a total: a vendor, a product, a model, a sub-team."""
+    """One part of a total: a vendor, a tool ("vendor/product"), a model, a sub-team."""
 
     key: str
     tokens: int
@@ -156,7 +156,7 @@ class EngineerUsage:
     days: tuple[DayPoint, ...]
     vendor_days: dict[str, tuple[Decimal, ...]]  # daily spend per vendor, aligned with days
     by_vendor: tuple[Slice, ...]
-    by_product: tuple[Slice, ...]
+    by_tool: tuple[Slice, ...]  # keys "vendor/product": one vendor's "api" is not another's
     by_model: tuple[Slice, ...]
     cache: CacheEfficiency
     requests: int
@@ -244,15 +244,16 @@ def _engineer_totals(rows: list[dict[str, Any]], days: list[date]) -> dict[str, 
     index = {day: n for n, day in enumerate(days)}
     daily_tokens, daily_cost = [0] * len(days), [ZERO] * len(days)
     vendor_days: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO] * len(days))
-    groups: dict[str, dict[str, Totals]] = {"vendor": {}, "product": {}, "model": {}}
+    groups: dict[str, dict[str, Totals]] = {"vendor": {}, "tool": {}, "model": {}}
     input_tokens = cache_read = requests = 0
     for row in rows:
         tokens, cost, n = int(row["tokens_sum"]), row["cost"], index[row["day"]]
         daily_tokens[n] += tokens
         daily_cost[n] += cost
         vendor_days[row["vendor"]][n] += cost
-        for field, totals in groups.items():
-            totals.setdefault(row[field], Totals()).add(tokens, cost)
+        keys = {"vendor": row["vendor"], "tool": f"{row['vendor']}/{row['product']}", "model": row["model"]}
+        for field, key in keys.items():
+            groups[field].setdefault(key, Totals()).add(tokens, cost)
         input_tokens += int(row["input_sum"])
         cache_read += int(row["cache_read_sum"])
         requests += int(row["requests_sum"])
@@ -261,7 +262,7 @@ def _engineer_totals(rows: list[dict[str, Any]], days: list[date]) -> dict[str, 
         "days": day_points(days, daily_tokens, daily_cost),
         "vendor_days": {vendor: tuple(values) for vendor, values in sorted(vendor_days.items())},
         "by_vendor": slices(groups["vendor"], cost),
-        "by_product": slices(groups["product"], cost),
+        "by_tool": slices(groups["tool"], cost),
         "by_model": slices(groups["model"], cost),
         "cache": CacheEfficiency(input_tokens=input_tokens, cache_read_tokens=cache_read, tokens=tokens, cost_usd=cost),
         "requests": requests,

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from leaderboard.selectors.board import BoardPage, BoardRow
+from usage.display import tool_key_label
 from usage.templatetags.usage_format import compact, usd
 
 register = template.Library()
@@ -22,7 +23,7 @@ ROW = """
   <td class="num">{tokens_per_usd}</td>
   <td class="num">{change}</td>
   <td class="lb-wide"><code>{top_model}</code></td>
-  <td class="lb-wide">{top_tool}</td>
+  <td class="lb-wide lb-tool">{top_tool}</td>
 </tr>
 """
 GAP_ROW = '\n<tr class="lb-gap"><td colspan="9">⋯</td></tr>\n'
@@ -74,8 +75,13 @@ def _row(row: BoardRow, days: int, href: str) -> str:
         tokens_per_usd="—" if row.tokens_per_usd is None else compact(row.tokens_per_usd),
         change=_change(row.change_pct, days),
         top_model=escape(row.top_model),
-        top_tool=escape(row.top_tool),
+        top_tool=_tool(row.top_tool),
     )
+
+
+def _tool(key: str) -> str:
+    # A narrow column may wrap "Anthropic · Claude Code" after the dot only, never inside a name.
+    return escape(tool_key_label(key)).replace(" ", "&nbsp;").replace("&nbsp;·&nbsp;", "&nbsp;· ")
 
 
 def _person(row: BoardRow, href: str) -> str:

@@ -8,6 +8,7 @@ from leaderboard import charts
 from leaderboard.access import Viewer, audit, can_view_team, viewer_for
 from leaderboard.periods import PeriodForm
 from leaderboard.selectors.people import EngineerUsage, engineer_usage
+from usage.display import vendor_label
 
 TEMPLATE = "leaderboard/engineer.html"
 
@@ -57,7 +58,9 @@ def engineer_figures(usage: EngineerUsage) -> dict:
     days = [point.day for point in usage.days]
     return {
         "daily_fig": charts.daily_usage_figure(
-            days=days, spend=usage.vendor_days, tokens=[point.tokens for point in usage.days]
+            days=days,
+            spend={vendor_label(vendor): spend for vendor, spend in usage.vendor_days.items()},
+            tokens=[point.tokens for point in usage.days],
         ),
         "model_fig": charts.donut_figure(
             labels=[s.key for s in usage.by_model], values=[s.cost_usd for s in usage.by_model]

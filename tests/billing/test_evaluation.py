@@ -138,7 +138,7 @@ def test_new_alerts_are_emailed_to_the_engineer_and_their_manager(org, django_ca
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert sorted(message.to) == ["alice@example.com", "boss@example.com"]
-    assert message.subject == "[Tokenboard] 50% of Alice Liddell's anthropic/claude_code cap used"
+    assert message.subject == "[Tokenboard] 50% of Alice Liddell's Anthropic · Claude Code cap used"
     assert "$55.00 of $100.00 (Nov 1 – Nov 30, 2026)" in message.body
     assert CapAlert.objects.get().emailed_at is not None
 

@@ -347,3 +347,34 @@ def test_a_month_with_nothing_in_its_six_months_says_so_instead_of_an_empty_char
     body = client.get(reverse("billing:finance") + "?month=2025-01").content.decode()
     assert "No usage and no seats in the six months to January 2025" in body
     assert 'data-chart="chart-fin-vendors"' not in body
+
+
+@pytest.mark.django_db
+def test_the_page_names_vendors_and_tools_as_people_read_them(client):
+    today = timezone.localdate()
+    engineer = EngineerFactory()
+    for vendor, product in [("anthropic", "claude_code"), ("anthropic", "api"), ("cursor", "cursor")]:
+        DailyUsageFactory(engineer=engineer, day=today, vendor=vendor, product=product)
+    SeatAssignment.objects.create(  # nobody in the org chart has the email: an idle seat
+        email="gone@example.com", vendor="github", product="copilot", monthly_price_usd=19, start_on=date(2026, 1, 1)
+    )
+    batch = ImportBatch.objects.create(filename="cost.json", size_bytes=1, sha256="0" * 64)
+    BillingLine.objects.create(
+        batch=batch, dataset="anthropic_cost", dedup_key="k", day=today, vendor="anthropic", cost_usd=Decimal("9")
+    )
+    client.force_login(finance_user())
+    response = client.get(reverse("billing:finance"))
+    overview, body = response.context["o"], response.content.decode()
+
+    assert {line.label for line in overview.vendors} == {"Anthropic", "Cursor", "GitHub"}
+    assert {line.label for line in overview.products} == {
+        "Anthropic · Claude Code",
+        "Anthropic · API",
+        "Cursor",
+        "GitHub · Copilot",
+    }
+    assert {trace["name"] for trace in response.context["vendor_fig"]["data"]} == {"Anthropic", "Cursor", "GitHub"}
+    assert "<tr><td>Anthropic</td><td>API</td>" in body  # the reconciliation
+    assert "<td>GitHub · Copilot</td>" in body  # the idle seat
+    for raw in ("anthropic · ", "cursor · cursor", "github · copilot"):
+        assert raw not in body

@@ -57,7 +57,7 @@ def test_mid_month_every_previous_figure_is_the_same_days_of_last_month():
         assert [
             (line.label, line.cost_usd, line.previous_usd) for line in lines if line.cost_usd or line.previous_usd
         ] == [(lines[0].label, 8, 6)]
-    assert [line.label for line in o.vendors] == ["anthropic"]  # no empty openai line
+    assert [line.label for line in o.vendors] == ["Anthropic"]  # no empty OpenAI line
     assert [(line.label, line.change_usd) for line in o.team_movers] == [("Core", 2)]  # a rise, not a fall
     assert [(line.label, line.change_usd) for line in o.engineer_movers] == [("Ann", 2)]
 
@@ -106,7 +106,7 @@ def test_seats_paid_for_the_whole_month_are_set_against_all_of_last_months_seats
     o = finance_overview(start=NOVEMBER, today=date(2026, 11, 3))
 
     assert (o.seat_usd, o.total_usd, o.previous_total_usd) == (40, 48, 45)
-    cursor = next(line for line in o.vendors if line.label == "cursor")
+    cursor = next(line for line in o.vendors if line.key == "cursor")
     assert (cursor.cost_usd, cursor.seat_usd, cursor.previous_usd, cursor.change_usd) == (40, 40, 40, 0)
     core = next(line for line in o.teams if line.label == "Core")
     assert (core.cost_usd, core.seat_usd, core.previous_usd) == (48, 40, 45)

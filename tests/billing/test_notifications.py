@@ -50,7 +50,7 @@ def test_an_engineer_alert_is_posted_to_the_webhook_of_the_nearest_team_above(or
     [(method, path, headers, body)] = requests
     assert (method, path, headers["Content-Type"]) == ("POST", "/hooks/platform", "application/json")
     assert body == {
-        "text": "80% of Alice Liddell's anthropic/claude_code cap is used: $1,234.56 of $1,500.00 (Nov 1 – Nov 30, 2026)."
+        "text": "80% of Alice Liddell's Anthropic · Claude Code cap is used: $1,234.56 of $1,500.00 (Nov 1 – Nov 30, 2026)."
     }
     alert.refresh_from_db()
     assert alert.webhook_at is not None
@@ -137,6 +137,6 @@ def test_a_forecast_alert_names_the_day_the_cap_will_be_reached(org):
         spent_usd=Decimal("600.00"),
     )
     subject, text = cap_alert_message(alert)
-    assert subject == "Forecast: Alice Liddell's anthropic/claude_code cap will be reached on Nov 19"
+    assert subject == "Forecast: Alice Liddell's Anthropic · Claude Code cap will be reached on Nov 19"
     assert "projected to be reached on Nov 19" in text and "$2,100.00 projected" in text
     assert TODAY < alert.crosses_on

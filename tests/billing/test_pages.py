@@ -206,7 +206,7 @@ def test_violations_are_listed_for_the_managers_chain_only(client, org):
     client.force_login(org.boss.user)
     page = client.get(URL).context["page"]
     assert [(v.engineer, v.tool, v.days, v.cost_usd) for v in page.violations] == [
-        ("Alice Liddell", "anthropic/claude_code", 3, Decimal("12.50"))
+        ("Alice Liddell", "Anthropic · Claude Code", 3, Decimal("12.50"))
     ]
 
 

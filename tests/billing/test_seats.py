@@ -262,7 +262,7 @@ def test_the_finance_page_shows_seats_beside_metered_spend(client):
     response = client.get(reverse("billing:finance") + "?month=2026-10")
     body = response.content.decode()
     assert "Total paid" in body and "+ seats" in body
-    vendors = {line.label: line for line in response.context["o"].vendors}
+    vendors = {line.key: line for line in response.context["o"].vendors}
     assert vendors["github"].seat_usd == vendors["github"].cost_usd > 0  # seats only
     assert vendors["anthropic"].seat_usd == 0
     assert "(unmapped)" in {line.label for line in response.context["o"].teams}

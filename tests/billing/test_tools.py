@@ -72,7 +72,7 @@ def test_the_manager_is_told_once_about_a_violation(org, django_capture_on_commi
         caps_evaluate(engineer_ids=[], today=TODAY)
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["boss@example.com"]
-    assert "Alice Liddell used anthropic/claude_code on 1 day(s)" in mail.outbox[0].body
+    assert "Alice Liddell used Anthropic · Claude Code on 1 day(s)" in mail.outbox[0].body
 
 
 def test_a_tool_policy_needs_a_vendor_a_reason_and_a_known_team_and_is_audited(org):

@@ -66,7 +66,7 @@ def test_a_manager_sets_a_cap_and_the_engineer_sees_it_on_their_page(page, login
     page.context.clear_cookies()
     login(alan.user.username, PASSWORD)
     page.goto("/me/")
-    bar = page.locator(".cap-line", has_text="anthropic/claude_code")
+    bar = page.locator(".cap-line", has_text="Anthropic · Claude Code")
     assert "of $150.00" in bar.inner_text()
     page.wait_for_selector("[data-chart=chart-daily] .main-svg")
     screenshot("me-cap")

@@ -141,9 +141,35 @@ def test_vendor_and_product_filters_narrow_the_board_and_the_top_model_and_tool(
     (everything,) = board(both.user, privacy).rows
     (anthropic,) = board(both.user, privacy, vendor="anthropic").rows
 
-    assert (everything.cost_usd, everything.top_model, everything.top_tool) == (Decimal(11), "gpt-5", "codex")
-    assert (anthropic.cost_usd, anthropic.top_tool) == (Decimal(2), "claude_code")
+    assert (everything.cost_usd, everything.top_model, everything.top_tool) == (Decimal(11), "gpt-5", "openai/codex")
+    assert (anthropic.cost_usd, anthropic.top_tool) == (Decimal(2), "anthropic/claude_code")
     assert board(both.user, privacy, product="api").rows == []
+
+
+def test_the_top_tool_is_one_vendors_product_not_a_product_added_up_over_vendors(privacy):
+    person = EngineerFactory(name="Many")
+    spend(person, "1", vendor="anthropic", product="api", model="claude-sonnet-4-5", input_uncached_tokens=5_000)
+    spend(person, "1", vendor="bedrock", product="api", model="claude-haiku-4-5", input_uncached_tokens=4_000)
+    spend(person, "1", vendor="openai", product="codex", model="gpt-5", input_uncached_tokens=6_000)
+
+    (row,) = board(person.user, privacy).rows
+    assert row.top_tool == "openai/codex"  # "api" has more tokens, but over two vendors
+
+
+def test_the_page_names_tools_and_vendors_but_the_csv_and_the_filters_keep_identifiers(client, privacy):
+    api, editor = EngineerFactory(name="Api"), EngineerFactory(name="Editor")
+    spend(api, "2", vendor="openai", product="api", model="gpt-5")
+    spend(editor, "1", vendor="cursor", product="cursor", model="auto")
+    client.force_login(api.user)
+
+    html = client.get(f"/?{OCTOBER_QUERY}").content.decode()
+    exported = csv_rows(client.get(f"/?{OCTOBER_QUERY}&format=csv&vendor=openai&product=api"))
+
+    assert '<td class="lb-wide lb-tool">OpenAI&nbsp;· API</td>' in html
+    assert '<td class="lb-wide lb-tool">Cursor</td>' in html
+    assert '<option value="openai">OpenAI</option>' in html
+    assert '<option value="api">API</option>' in html
+    assert [row["top_tool"] for row in exported] == ["openai/api"]
 
 
 def test_tiers_follow_percentiles_of_the_sort_metric(privacy):

@@ -8,7 +8,7 @@ from django.template.defaultfilters import floatformat
 
 from leaderboard.periods import Period
 from leaderboard.selectors.board import BoardPage, BoardRow
-from leaderboard.templatetags.board_html import board_rows, change, person
+from leaderboard.templatetags.board_html import _tool, board_rows, change, person
 
 PERIOD = Period(date(2026, 10, 1), date(2026, 11, 1))
 
@@ -25,7 +25,7 @@ def row(position=1, **fields) -> BoardRow:
         "tier": "gold",
         "percentile": 0.9,
         "top_model": "claude-sonnet-4-5",
-        "top_tool": "claude_code",
+        "top_tool": "anthropic/claude_code",
         "titles": (),
         "is_viewer": False,
     }
@@ -67,9 +67,23 @@ def test_the_change_badge_says_new_or_flat():
 
 def test_rows_escape_every_text_they_show():
     evil = "<script>x</script>&'\""
-    html = board_rows(page([row(name=evil, team=evil, top_model=evil, top_tool=evil, titles=(evil,))]), 31)
+    tool = f"{evil}/{evil}"  # a vendor and a product named alike read once
+    html = board_rows(page([row(name=evil, team=evil, top_model=evil, top_tool=tool, titles=(evil,))]), 31)
     assert "<script>" not in html
     assert html.count("&lt;script&gt;x&lt;/script&gt;&amp;&#x27;&quot;") == 5
+
+
+def test_the_top_tool_reads_as_a_name():
+    html = board_rows(
+        page([row(top_tool="openai/api"), row(2, top_tool="cursor/cursor"), row(3, top_tool="codex")]), 31
+    )
+    # A snapshot built before top tools named their vendor holds the product alone: "codex".
+    assert [cell.split("</td>")[0] for cell in html.split('<td class="lb-wide lb-tool">')[1:]] == [
+        "OpenAI&nbsp;· API",  # a narrow column wraps it after the dot only
+        "Cursor",
+        "Codex",
+    ]
+    assert _tool("anthropic/claude_code") == "Anthropic&nbsp;· Claude&nbsp;Code"
 
 
 def test_a_row_links_the_people_the_viewer_may_open_and_marks_the_viewer():

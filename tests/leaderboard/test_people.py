@@ -209,7 +209,7 @@ def test_usage_splits_by_vendor_product_and_model_and_measures_the_cache(org):
     usage(cy, infra, date(2026, 10, 1), cost="1.00", vendor="openai", product="codex", model="gpt-5")
     result = engineer_usage(engineer_id=cy.pk, period=OCTOBER, today=date(2026, 11, 24))
     assert [(s.key, s.cost_usd) for s in result.by_vendor] == [("anthropic", 3), ("openai", 1)]
-    assert [s.key for s in result.by_product] == ["api", "codex"]
+    assert [s.key for s in result.by_tool] == ["anthropic/api", "openai/codex"]
     assert [s.share for s in result.by_model] == [0.75, 0.25]
     # Each row: 1,000 uncached + 5,000 cache read + 500 cache write input tokens, 500 output.
     assert result.cache.read_share == pytest.approx(5000 / 6500)

@@ -1,9 +1,11 @@
-"""Numbers for people: 1.2B tokens, $12,345.67."""
+"""Numbers and names for people: 1.2B tokens, $12,345.67, "Anthropic · Claude Code"."""
 
 from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 from django.utils.safestring import mark_safe
+
+from usage import display
 
 register = template.Library()
 UNITS = ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K"))
@@ -39,6 +41,27 @@ def share(value) -> str:
     if 0 < fraction < 0.01:
         return "<1%"
     return f"{round(fraction * 100)}%"
+
+
+@register.filter
+def vendor_label(vendor: str) -> str:
+    """{{ "openai"|vendor_label }} -> OpenAI."""
+    return display.vendor_label(vendor)
+
+
+@register.filter
+def product_label(product: str) -> str:
+    """{{ "claude_code"|product_label }} -> Claude Code."""
+    return display.product_label(product)
+
+
+@register.filter
+def tool_label(vendor: str, product: str | None = None) -> str:
+    """{{ vendor|tool_label:product }} -> Anthropic · Claude Code; without an argument the value
+    is a "vendor/product" key ({{ "cursor/cursor"|tool_label }} -> Cursor)."""
+    if product is None:
+        return display.tool_key_label(vendor)
+    return display.tool_label(vendor, product)
 
 
 @register.simple_tag
