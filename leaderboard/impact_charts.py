@@ -79,7 +79,8 @@ def impact_scatter_figure(
             height=420,
             hovermode="closest",
             margin={"l": 56, "r": 16, "t": 16, "b": 48},
-            legend={"orientation": "h", "y": -0.14, "x": 0},
+            # Above the plot: under it, a phone's wrapped legend ran over the x-axis title.
+            legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
             xaxis={
                 "title": {"text": "Spend in the period"},
                 "tickprefix": "$",
