@@ -81,6 +81,10 @@ def imports(request: HttpRequest) -> HttpResponse:
     return render(request, "usage/imports.html", context)
 
 
+def _rows(count: int) -> str:
+    return f"{count:,} row{'' if count == 1 else 's'}"
+
+
 def _upload_messages(request: HttpRequest, batch_ids: list[int]) -> None:
     """What became of each upload. Without a broker the import ran on commit, so a failure is
     known now and shown as one; with workers the batches are queued and the list follows them."""
@@ -88,17 +92,23 @@ def _upload_messages(request: HttpRequest, batch_ids: list[int]) -> None:
     queued = []
     for batch in ImportBatch.objects.filter(pk__in=batch_ids).order_by("pk"):
         if batch.status == Status.FAILED:
-            messages.error(request, f"{batch.filename}: not imported. {batch.error[:500]}")
+            messages.error(request, f"Not imported: {batch.error[:500]}")  # the error names the file
         elif batch.status == Status.DUPLICATE:
             messages.warning(request, f"{batch.filename}: the same bytes as an earlier upload; nothing to import.")
         elif batch.status == Status.DONE and batch.rows_rejected:
             messages.warning(
                 request,
-                f"{batch.filename}: imported {batch.rows_accepted:,} rows; {batch.rows_rejected:,} "
+                f"{batch.filename}: imported {_rows(batch.rows_accepted)}; {batch.rows_rejected:,} "
                 f"rejected, each with its reason on the batch's page.",
             )
+        elif batch.status == Status.DONE and batch.rows_unmapped:
+            messages.warning(
+                request,
+                f"{batch.filename}: imported {_rows(batch.rows_accepted)}; {batch.rows_unmapped:,} of them "
+                f"(${batch.unmapped_cost_usd:,.2f}) belong to nobody yet: map their identities below.",
+            )
         elif batch.status == Status.DONE:
-            messages.success(request, f"{batch.filename}: imported {batch.rows_accepted:,} rows.")
+            messages.success(request, f"{batch.filename}: imported {_rows(batch.rows_accepted)}.")
         else:
             queued.append(batch.filename)
     if queued:

@@ -203,14 +203,18 @@ def test_without_a_broker_the_upload_message_says_what_became_of_each_file(clien
         "usage.csv": CSV,
         "broken_usage_report.json": (samples / "broken_usage_report.json").read_bytes(),
         "again.csv": CSV,
+        "orphans.csv": (
+            HEADER + "2026-10-05,anthropic,api,claude-sonnet-4-5,api_key_id,apikey_orphan,10,1,1.00\n"
+        ).encode(),
     }
     data = {"uploads": [SimpleUploadedFile(name, raw) for name, raw in files.items()]}
 
     page = client.post(reverse("usage:imports"), data, follow=True).content.decode()
 
     assert "usage.csv: imported 3 rows; 1 rejected, each with its reason on the batch&#x27;s page." in page
-    assert "broken_usage_report.json: not imported. broken_usage_report.json: " in page
+    assert "Not imported: broken_usage_report.json: " in page
     assert "again.csv: the same bytes as an earlier upload; nothing to import." in page
+    assert "orphans.csv: imported 1 row; 1 of them ($1.00) belong to nobody yet: map their identities below." in page
     assert ": importing;" not in page  # nothing is left queued
 
 

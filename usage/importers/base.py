@@ -188,7 +188,8 @@ def load_json(raw: bytes, *, what: str) -> object:
         stripped = text.rstrip()
         truncated = not stripped.endswith(("}", "]")) or exc.pos >= len(stripped) - 1
         hint = " (the file looks truncated: it stops mid-document)" if truncated else ""
-        raise ParseError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}") from exc
+        message = exc.msg.removesuffix(" at")  # "Unterminated string starting at" + " at line": one "at"
+        raise ParseError(f"not valid JSON: {message} at line {exc.lineno} column {exc.colno}{hint}") from exc
 
 
 def non_negative_int(value: object, name: str) -> int:
