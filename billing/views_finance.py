@@ -51,6 +51,9 @@ def finance(request: HttpRequest) -> HttpResponse:
     start, today, bad_month = _month(request)
     if bad_month:
         messages.error(request, "A month looks like 2026-10: showing this month instead.")
+    elif start > today.replace(day=1):  # a month to come would show its seats as "Total paid"
+        messages.error(request, f"{start:%B %Y} has not begun: showing this month instead.")
+        start = today.replace(day=1)
     overview = finance_overview(start=start, today=today)
     context = {
         "o": overview,

@@ -4,7 +4,7 @@ usage_report to the cent, formula escaping, FOCUS columns, audit, and a locked q
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -378,3 +378,13 @@ def test_the_page_names_vendors_and_tools_as_people_read_them(client):
     assert "<td>GitHub · Copilot</td>" in body  # the idle seat
     for raw in ("anthropic · ", "cursor · cursor", "github · copilot"):
         assert raw not in body
+
+
+@pytest.mark.django_db
+def test_a_month_to_come_shows_this_month_and_says_why(client):
+    client.force_login(finance_user())
+    this_month = timezone.localdate().replace(day=1)
+    later = (this_month + timedelta(days=95)).replace(day=1)
+    page = client.get(reverse("billing:finance") + f"?month={later:%Y-%m}")
+    assert page.context["o"].start == this_month
+    assert f"{later:%B %Y} has not begun: showing this month instead." in page.content.decode()
