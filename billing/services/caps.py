@@ -24,6 +24,7 @@ from billing.services.validation import (
     parse_amount,
     parse_expiry,
     parse_period,
+    parse_tool,
     snapshot,
     team_by_name,
 )
@@ -56,7 +57,7 @@ def cap_policy_set(
     on commit."""
     today = today or timezone.localdate()
     amount, period, until = _policy_values(amount_usd, period, reason, valid_until, today)
-    vendor, product = vendor.strip().lower(), product.strip().lower()
+    vendor, product = parse_tool(vendor, product, today=today)
     team = engineer = None
     if scope == CapPolicy.Scope.TEAM:
         team = team_by_name(team_name)

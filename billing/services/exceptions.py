@@ -14,13 +14,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import CapException
-from billing.selectors import known_vendors
 from billing.services.validation import (
     authorise,
     engineer_by_email,
     evaluate_on_commit,
     parse_amount,
     parse_expiry,
+    parse_tool,
     snapshot,
 )
 from leaderboard.access import audit, viewer_for
@@ -51,20 +51,10 @@ def cap_exception_request(
         raise ValidationError("Say until when the raise is needed (YYYY-MM-DD).")
     if not reason.strip():
         raise ValidationError("Say why the raise is needed.")
-    vendor, product = vendor.strip().lower(), product.strip().lower()
-    if product and not vendor:
-        raise ValidationError("Name the vendor of the product (e.g. anthropic for claude_code).")
+    vendor, product = parse_tool(vendor, product, today=today)
     engineer = engineer_by_email(engineer_email)
     if actor is not None and viewer_for(actor).engineer_id != engineer.pk:
         authorise(actor, engineer=engineer, today=today)
-    if vendor:
-        # A raise for a vendor no usage and no cap names (a typo) would never lift any cap.
-        known = known_vendors(today=today)
-        if vendor not in known:
-            raise ValidationError(
-                f"No one has used {vendor!r} lately and no cap names it: check the spelling "
-                f"({', '.join(sorted(known)) or 'no vendors yet'}), or leave the vendor empty for every tool."
-            )
     with transaction.atomic():
         exception = CapException.objects.create(
             engineer=engineer,

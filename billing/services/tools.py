@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from billing.models import ToolPolicy, ToolViolation
 from billing.services.notifications import DeliveryError
-from billing.services.validation import authorise, parse_day, team_by_name, team_subtree_ids
+from billing.services.validation import authorise, parse_day, parse_tool, team_by_name, team_subtree_ids
 from leaderboard.access import audit
 from usage.display import tool_label
 from usage.models import DailyUsage, Engineer
@@ -37,9 +37,9 @@ def tool_policy_set(
     """Bar a team subtree from a vendor (or one of its products) from `starts_on` (may be in
     the past: earlier usage is then listed too). Create or change; audited."""
     today = today or timezone.localdate()
-    vendor, product = vendor.strip().lower(), product.strip().lower()
-    if not vendor:
+    if not vendor.strip():
         raise ValidationError("Name the vendor the team may not use.")
+    vendor, product = parse_tool(vendor, product, today=today)
     if not reason.strip():
         raise ValidationError("Say why the team may not use this tool.")
     start = parse_day(starts_on, label="The start date")

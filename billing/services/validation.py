@@ -11,7 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from billing.models import CapPeriod, CapPolicy
+from billing.selectors import known_vendors
 from leaderboard.access import viewer_for
+from usage.display import PRODUCTS, VENDORS
 from usage.models import Engineer, Team, TeamMembership
 
 MAX_AMOUNT = Decimal("999999999999.99")
@@ -36,6 +38,31 @@ def parse_amount(value: Any, *, label: str = "Amount", positive: bool = False) -
     if amount != amount.quantize(Decimal("0.01")):
         raise ValidationError(f"{label} can have at most two decimals (cents), not {value}.")
     return amount.quantize(Decimal("0.01"))
+
+
+def _identifier(text: str, names: dict[str, str]) -> str:
+    """An identifier as the importers write it, from itself or its display name: "Claude Code"
+    and "claude-code" are claude_code."""
+    folded = "_".join(text.strip().lower().replace("-", " ").split())
+    by_name = {"_".join(name.lower().split()): key for key, name in names.items()}
+    return by_name.get(folded, folded)
+
+
+def parse_tool(vendor: str, product: str, *, today: date) -> tuple[str, str]:
+    """(vendor, product) of a cap, a raise or a tool policy, as identifiers ("" = any). A vendor
+    that no one used lately, no cap names and Tokenboard does not know is refused as a typo
+    ("antropic"): a rule for it would never apply to any usage."""
+    vendor, product = _identifier(vendor, VENDORS), _identifier(product, PRODUCTS)
+    if product and not vendor:
+        raise ValidationError("Name the vendor of the product (e.g. anthropic for claude_code).")
+    if vendor and vendor not in VENDORS:
+        known = known_vendors(today=today)
+        if vendor not in known:
+            raise ValidationError(
+                f"No one has used {vendor!r} lately and no cap names it: check the spelling "
+                f"({', '.join(sorted(known)) or 'no vendors yet'}), or leave the vendor empty for every tool."
+            )
+    return vendor, product
 
 
 def parse_day(value: date | str | None, *, label: str) -> date | None:

@@ -235,3 +235,31 @@ def test_only_someone_above_the_engineer_decides_and_only_once(org):
     cap_exception_decide(actor=org.boss.user, exception_id=request.pk, approve=False, today=TODAY)
     with pytest.raises(ValidationError, match="already denied"):
         cap_exception_decide(actor=org.boss.user, exception_id=request.pk, approve=True, today=TODAY)
+
+
+def test_caps_and_tool_policies_take_display_names_and_refuse_a_misspelt_vendor(org, admin):
+    from billing.services.tools import tool_policy_set
+
+    policy, _ = set_policy(admin, vendor="Anthropic", product="Claude Code")
+    assert (policy.vendor, policy.product) == ("anthropic", "claude_code")  # as the importers write them
+    banned, _ = tool_policy_set(
+        actor=None,
+        team_name="Platform",
+        vendor="GitHub",
+        product="copilot",
+        starts_on="2026-11-01",
+        reason="x",
+        today=TODAY,
+    )
+    assert (banned.vendor, banned.product) == ("github", "copilot")
+    # A vendor Tokenboard knows needs no usage yet (a cap set before the first import).
+    assert set_policy(admin, vendor="deepseek")[0].vendor == "deepseek"
+    for write in (
+        lambda: set_policy(admin, vendor="antropic", amount_usd="300"),
+        lambda: tool_policy_set(
+            actor=None, team_name="Platform", vendor="antropic", starts_on="2026-11-01", reason="x", today=TODAY
+        ),
+    ):
+        with pytest.raises(ValidationError, match="No one has used 'antropic' lately and no cap names it"):
+            write()
+    assert not CapPolicy.objects.filter(vendor="antropic").exists()
