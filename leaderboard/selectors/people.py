@@ -136,6 +136,7 @@ class RankPoint:
     rank: int | None  # by spend, 1 = the biggest; None when this engineer used nothing
     percentile: int | None  # share of engineers spending no more than this one, 1..100
     cost_usd: Decimal
+    days: int = 7  # of the week ranked: fewer for the week still running (a rank of a part-week)
 
 
 @dataclass(frozen=True)
@@ -330,5 +331,6 @@ def engineer_weekly_ranks(*, engineer_id: int, until: date, weeks: int = RANK_WE
     for monday in mondays:
         _, engineers, rank, cume, cost = found.get(monday, (monday, 0, None, None, None))
         percentile = max(1, round(cume * 100)) if cume is not None else None
-        points.append(RankPoint(monday, engineers, rank, percentile, cost or ZERO))
+        days = min((until - monday).days + 1, 7)
+        points.append(RankPoint(monday, engineers, rank, percentile, cost or ZERO, days))
     return tuple(points)

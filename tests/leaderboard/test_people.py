@@ -170,6 +170,8 @@ def test_the_weekly_rank_reads_as_an_ordinal(client, org):
     client.force_login(org["bob"].user)
     html = client.get(reverse("leaderboard:me")).content.decode()
     assert "#3</strong> of 3" in html and "33rd percentile" in html  # was "33th"
+    days = this_week.weekday() + 1  # the week so far: its rank still moves
+    assert (f"(its first {days} day" in html) == (days < 7)
 
 
 def test_an_htmx_request_gets_only_the_usage_fragment(client, org):
