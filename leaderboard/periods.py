@@ -109,16 +109,19 @@ def preset_period(preset: str, today: date) -> Period:
 class PeriodForm(forms.Form):
     period = forms.ChoiceField(choices=list(PRESETS.items()), required=False)
     start = forms.DateField(required=False)
-    end = forms.DateField(required=False)
+    end = forms.DateField(required=False)  # exclusive: the links the pages build
+    to = forms.DateField(required=False)  # inclusive: the day a person picks as the last
 
     def clean(self):
         data = super().clean()
+        if data.get("to") and not data.get("end"):
+            data["end"] = data["to"] + timedelta(days=1)
         start, end = data.get("start"), data.get("end")
         if bool(start) != bool(end):
-            raise forms.ValidationError("Give both start and end (end is exclusive), or neither.")
+            raise forms.ValidationError("Give both a first and a last day, or neither.")
         if start and end:
             if end <= start:
-                raise forms.ValidationError("The end date must be after the start date (end is exclusive).")
+                raise forms.ValidationError("The last day must not be before the first.")
             if (end - start).days > MAX_DAYS:
                 raise forms.ValidationError(f"A period can be at most {MAX_DAYS} days long.")
         return data

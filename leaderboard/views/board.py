@@ -121,7 +121,9 @@ def _csv_export(request: HttpRequest, **query) -> HttpResponse:
     board = leaderboard_page(everyone=True, **query)
     audit(request.user, "export_leaderboard_csv", target=request.GET.urlencode()[:255])
     response = HttpResponse(content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="leaderboard-{board.period.start}-{board.period.end}.csv"'
+    response["Content-Disposition"] = (
+        f'attachment; filename="leaderboard-{board.period.start}-{board.period.last_day}.csv"'
+    )
     writer = csv.writer(response)
     writer.writerow(CSV_COLUMNS)
     for row in board.rows:

@@ -405,7 +405,7 @@ def test_an_invalid_period_shows_the_error_and_falls_back_to_30_days(client, pri
 
     assert response.context["period"].preset == "30d"
     assert response.context["period"].days == 30
-    assert "The end date must be after the start date" in response.content.decode()
+    assert "The last day must not be before the first" in response.content.decode()
 
 
 def test_a_preset_period_is_shareable_by_its_query_string(client, privacy):

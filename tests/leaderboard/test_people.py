@@ -186,7 +186,7 @@ def test_an_htmx_request_gets_only_the_usage_fragment(client, org):
 def test_an_invalid_period_falls_back_to_this_month_and_says_so(client, org):
     client.force_login(org["cy"].user)
     html = client.get(reverse("leaderboard:me") + "?start=2026-10-05&end=2026-10-01").content.decode()
-    assert "The end date must be after the start date" in html
+    assert "The last day must not be before the first" in html
 
 
 def test_the_daily_series_is_zero_filled(org):

@@ -44,3 +44,12 @@ def test_a_running_periods_charts_stop_at_today():
     days = period_days(preset_period("month", NOV_24))
     assert (days[0], days[-1], len(days)) == (date(2026, 11, 1), NOV_24, 24)  # not Nov 25-30 at $0
     assert len(period_days(preset_period("last_month", NOV_24))) == 31
+
+
+def test_a_custom_range_picked_on_the_page_includes_its_last_day():
+    picked = PeriodForm({"start": "2026-10-01", "to": "2026-10-31"}).period_or_default(today=NOV_24)
+    assert (picked.start, picked.end, picked.last_day) == (date(2026, 10, 1), date(2026, 11, 1), date(2026, 10, 31))
+    linked = PeriodForm({"start": "2026-10-01", "end": "2026-11-01"}).period_or_default(today=NOV_24)
+    assert linked == picked  # the links the pages build keep an exclusive end
+    backwards = PeriodForm({"start": "2026-10-10", "to": "2026-10-01"})
+    assert not backwards.is_valid() and "The last day must not be before the first." in backwards.non_field_errors()
