@@ -22,8 +22,8 @@ from leaderboard.periods import Period
 METRICS = {"prs_per_100usd": "Merged PRs per $100", "lines_per_usd": "Accepted lines per $"}
 # The ranking's expression is picked from this map, never from the request.
 ORDER = {
-    "prs_per_100usd": "prs_per_100usd DESC, lines_per_usd DESC, cost_usd, engineer_id",
-    "lines_per_usd": "lines_per_usd DESC, prs_per_100usd DESC, cost_usd, engineer_id",
+    "prs_per_100usd": "prs_per_100usd DESC, lines_per_usd DESC NULLS LAST, cost_usd, engineer_id",
+    "lines_per_usd": "lines_per_usd DESC NULLS LAST, prs_per_100usd DESC, cost_usd, engineer_id",
 }
 
 EFFICIENCY_SQL = """
@@ -41,9 +41,9 @@ WITH spend AS (
     GROUP BY engineer_id
 ), rated AS (
     SELECT s.engineer_id, s.cost_usd, s.tokens, COALESCE(o.prs_merged, 0) AS prs_merged,
-           COALESCE(o.accepted_lines, 0) AS accepted_lines,
+           o.accepted_lines,  -- NULL: no tool of theirs reports accepted lines, which is not 0
            COALESCE(o.prs_merged, 0) * 100 / s.cost_usd AS prs_per_100usd,
-           COALESCE(o.accepted_lines, 0) / s.cost_usd AS lines_per_usd
+           o.accepted_lines / s.cost_usd AS lines_per_usd
     FROM spend s LEFT JOIN outcome o ON o.engineer_id = s.engineer_id
 ), ranked AS (
     SELECT *, row_number() OVER (ORDER BY {order}) AS position, count(*) OVER () AS people FROM rated
@@ -68,9 +68,9 @@ class EfficiencyRow:
     cost_usd: Decimal
     tokens: int
     prs_merged: int
-    accepted_lines: int
+    accepted_lines: int | None  # None: not reported by the person's tools
     prs_per_100usd: Decimal
-    lines_per_usd: Decimal
+    lines_per_usd: Decimal | None
     is_viewer: bool
 
 
@@ -132,7 +132,7 @@ def _row(record: dict, viewer: Viewer, privacy: PrivacySettings) -> EfficiencyRo
         cost_usd=record["cost_usd"],
         tokens=int(record["tokens"]),
         prs_merged=int(record["prs_merged"]),
-        accepted_lines=int(record["accepted_lines"]),
+        accepted_lines=None if record["accepted_lines"] is None else int(record["accepted_lines"]),
         prs_per_100usd=record["prs_per_100usd"],
         lines_per_usd=record["lines_per_usd"],
         is_viewer=engineer_id == viewer.engineer_id,

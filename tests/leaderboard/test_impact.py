@@ -297,6 +297,19 @@ def test_the_efficiency_ranking_orders_by_prs_per_100_dollars_or_lines_per_dolla
     assert [(r.name, r.lines_per_usd) for r in board.rows] == [("Ada Lovelace", 10), ("Alan Turing", 2)]
 
 
+def test_lines_nobody_reports_read_as_a_dash_and_rank_after_reported_zeros(client, org, batch):
+    spend(org["ada"], "100")
+    spend(org["alan"], "100")
+    outcome(batch, org["alan"], "ai_lines_added", 0)  # reported: none accepted
+    client.force_login(UserFactory(is_staff=True))
+
+    page = client.get(f"/efficiency/?{OCTOBER_QUERY}&sort=lines_per_usd")
+
+    rows = page.context["board"].rows
+    assert [(r.name, r.accepted_lines) for r in rows] == [("Alan Turing", 0), ("Ada Lovelace", None)]
+    assert 'title="Their tools report no accepted lines">—' in page.content.decode()
+
+
 def test_the_efficiency_ranking_follows_the_privacy_setting(client, org, privacy):
     spend(org["ada"], "20")
     spend(org["linus"], "20")
