@@ -512,3 +512,22 @@ def test_import_identities_exits_non_zero_on_an_unknown_email(tmp_path):
     with pytest.raises(CommandError, match="1 row skipped"):
         call_command("import_identities", str(path), stdout=io.StringIO(), stderr=err)
     assert "line 2: no engineer with email ghost@example.com (import the org chart first)" in err.getvalue()
+
+
+def test_a_mapping_of_a_kind_its_vendor_never_uses_is_kept_with_a_warning():
+    ada = EngineerFactory(email="ada@example.com")
+    VendorIdentityFactory(vendor="anthropic", kind="api_key_id", external_id="apikey_1", engineer=ada)
+
+    result = identities_import(
+        raw=identities_csv(
+            ("anthropic", "api_key", "apikey_2", "ada@example.com"),  # a typo of api_key_id
+            ("anthropic", "api_key_id", "apikey_3", "ada@example.com"),
+            ("cursor", "email", "ada@example.com", "ada@example.com"),  # a vendor with nothing yet
+        )
+    )
+
+    assert result.created == 3
+    assert result.warnings == [
+        "line 2: no anthropic identity so far is of kind 'api_key' (seen: api_key_id); mapped anyway, "
+        "but check the spelling: it matches no usage yet"
+    ]

@@ -456,6 +456,32 @@ def _identity_rows(parsed: CsvRecords, result: IdentityImportResult) -> list[Ide
     return list(rows.values())
 
 
+# The identity kinds each vendor's mappings and unattributed usage use: a mapping of another
+# kind for that vendor is most likely a typo ("api_key" for "api_key_id") and would match nothing.
+IDENTITY_KINDS_SQL = """
+SELECT vendor, kind FROM usage_vendoridentity
+UNION
+SELECT DISTINCT vendor, identity_kind FROM usage_usagerecord WHERE engineer_id IS NULL AND identity_kind <> ''
+"""
+
+
+def _unseen_kinds_warn(rows: list[IdentityRow], result: IdentityImportResult) -> None:
+    """Warn (the mapping is kept: usage of that kind may come later) for a kind its vendor's
+    mappings and unattributed usage never use, when they use others. One query."""
+    with connection.cursor() as cursor:
+        cursor.execute(IDENTITY_KINDS_SQL)
+        kinds: dict[str, set[str]] = defaultdict(set)
+        for vendor, kind in cursor.fetchall():
+            kinds[vendor].add(kind)
+    for row in rows:
+        seen = kinds.get(row.vendor, set())
+        if seen and row.kind not in seen:
+            result.warnings.append(
+                f"line {row.line}: no {row.vendor} identity so far is of kind {row.kind!r} (seen: "
+                f"{', '.join(sorted(seen))}); mapped anyway, but check the spelling: it matches no usage yet"
+            )
+
+
 def identities_import(*, raw: bytes) -> IdentityImportResult:
     """Map vendor identities (IDENTITY_COLUMNS) to engineers by email in any case, in one
     transaction; a mapping that named someone else is re-pointed and reported. The usage of every
@@ -463,6 +489,7 @@ def identities_import(*, raw: bytes) -> IdentityImportResult:
     parsed = csv_records(raw, columns=IDENTITY_COLUMNS)
     result = IdentityImportResult(warnings=parsed.warnings)
     rows = _identity_rows(parsed, result)
+    _unseen_kinds_warn(rows, result)
     with transaction.atomic():
         engineers = _engineers_by_email({row.email for row in rows})
         existing = {
