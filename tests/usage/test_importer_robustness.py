@@ -372,3 +372,18 @@ def test_a_cursor_csv_empty_token_cell_is_rejected_not_moved_into_cache_writes(c
     parsed = cursor_csv.parse(cursor_csv_doc(cursor_line(**{column: ""})))
     assert parsed.frame.empty
     assert [(r.location, r.reason) for r in parsed.rejections] == [("line 2", f"{column} is empty")]
+
+
+def test_a_vendor_report_whose_results_miss_a_field_it_is_known_by_names_the_field():
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parents[3] / "shared" / "samples" / "company-small"
+    doc = json.loads((samples / "anthropic_usage_report_p1.json").read_bytes())
+    for bucket in doc["data"]:
+        for result in bucket["results"]:
+            result.pop("uncached_input_tokens")
+    with pytest.raises(registry.ParseError) as refused:
+        registry.detect_format(json.dumps(doc).encode())
+    assert str(refused.value).startswith(
+        "looks like an Anthropic usage report (anthropic_usage) but has no uncached_input_tokens column"
+    )

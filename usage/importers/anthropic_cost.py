@@ -25,6 +25,9 @@ from .base import (
 )
 
 FORMAT = "anthropic_cost"
+# A result that has most of these but not all is this format missing some (registry names them).
+DETECT_COLUMNS = ("amount", "currency", "cost_type", "token_type")
+WHAT = "an Anthropic cost report"
 DATASET = "anthropic_cost"
 
 

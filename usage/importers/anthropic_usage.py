@@ -14,6 +14,9 @@ from .base import ParsedExport, ParseError, Rejection, load_json, natural_key, n
 from .readers import iso_time
 
 FORMAT = "anthropic_usage"
+# A result that has most of these but not all is this format missing some (registry names them).
+DETECT_COLUMNS = ("uncached_input_tokens", "cache_creation", "cache_read_input_tokens", "output_tokens")
+WHAT = "an Anthropic usage report"
 DATASET = "anthropic_usage"
 
 

@@ -28,6 +28,9 @@ from .base import (
 from .readers import as_object, epoch_ms_time
 
 FORMAT = "cursor_events"
+# A result that has most of these but not all is this format missing some (registry names them).
+DETECT_COLUMNS = ("timestamp", "model", "kind", "isTokenBasedCall")
+WHAT = "Cursor usage events"
 DATASET = "cursor_events"
 FREE_KIND_WORDS = ("included", "free", "no charge", "not charged")
 

@@ -23,6 +23,9 @@ from .base import (
 from .readers import unix_day
 
 FORMAT = "openai_costs"
+# A result that has most of these but not all is this format missing some (registry names them).
+DETECT_COLUMNS = ("object", "amount", "line_item")
+WHAT = "an OpenAI costs report"
 DATASET = "openai_costs"
 RESULT_OBJECT = "organization.costs.result"
 

@@ -26,6 +26,9 @@ from .base import (
 from .readers import unix_day
 
 FORMAT = "openai_usage"
+# A result that has most of these but not all is this format missing some (registry names them).
+DETECT_COLUMNS = ("input_tokens", "input_cached_tokens", "output_tokens", "num_model_requests")
+WHAT = "an OpenAI usage report"
 DATASET = "openai_usage"
 RESULT_OBJECT = "organization.usage.completions.result"
 WIDTHS = {86400: "1d", 3600: "1h", 60: "1m"}

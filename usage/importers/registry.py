@@ -122,9 +122,13 @@ def _refuse_incomplete(names: set[str], formats: list[str]) -> None:
 
 
 def _first_row_keys(doc: object) -> set[str]:
-    """The keys of a JSON export's first row (a list of rows, or a {"data": [...]} page)."""
-    rows = doc.get("data") if isinstance(doc, dict) else doc
+    """The keys of a JSON export's first row: of a list of rows, of a {"data": [...]} or
+    {"usageEvents": [...]} page, or of the first bucket's first result (the vendors' reports)."""
+    page = doc[0] if isinstance(doc, list) and doc and isinstance(doc[0], dict) and "data" in doc[0] else doc
+    rows = (page.get("data") or page.get("usageEvents")) if isinstance(page, dict) else page
     first = rows[0] if isinstance(rows, list) and rows else None
+    if isinstance(first, dict) and isinstance(first.get("results"), list) and first["results"]:
+        first = first["results"][0]
     return set(first) if isinstance(first, dict) else set()
 
 
