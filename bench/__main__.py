@@ -265,6 +265,8 @@ def _summary(d: dict) -> dict:
         "me_ms": me.get("ms"),
         "me_sql_ms": me.get("sql_ms"),
         "me_ratio_vs_sql": me.get("ratio_vs_sql"),
+        "finance_ms": (pages.get("finance") or {}).get("ms"),
+        "finance_sql_ms": (pages.get("finance") or {}).get("sql_ms"),
         "empty_page_ms": (pages.get("empty_page") or {}).get("ms"),  # Django's own cost per request
         "worker_peak_rss_mb": worker.get("peak_rss_mb"),
         "worker_export_mb": worker.get("file_mb"),

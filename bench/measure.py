@@ -3,7 +3,7 @@
 - ingest: the real pipeline (import_batch_create -> import_batch_process, eager) on an event
   export, against a raw COPY of the same file into an unindexed table (psql \\copy, or psycopg
   cursor.copy() streaming the file);
-- pages: `/` and `/me/` through Django's test Client (the whole WSGI stack, in process),
+- pages: `/`, `/me/` and `/finance/` through Django's test Client (the whole WSGI stack, in process),
   against exactly the SQL those requests ran, replayed directly with psycopg;
 - worker memory: peak RSS of `manage.py import_usage FILE` in a subprocess;
 - cap check: `/api/v1/caps/check`, when the app has it.
@@ -418,6 +418,12 @@ def pages(*, company: dict, repeats: int) -> dict:
         # The root manager: everyone is in their reporting chain (the viewer lookup grows with it).
         "leaderboard_as_top_manager": (top_client, "/", max(3, repeats // 3)),
     }
+    if company.get("finance_username"):
+        # Not precomputed: this month against last, by vendor, product, team, cost center and
+        # engineer, with the seat ledger prorated (docs/scaling.md "Finance at scale").
+        finance_client = Client()
+        finance_client.force_login(user_model.objects.get(username=company["finance_username"]))
+        plan["finance"] = (finance_client, "/finance/", max(3, repeats // 5))
     results = {}
     with override_settings(ROOT_URLCONF="bench.urls"):
         try:

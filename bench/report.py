@@ -113,6 +113,9 @@ def table(results: dict) -> str:
     row("empty page behind login, ms (Django)", _fmt(empty.get("ms")), _fmt(empty.get("sql_ms")), "", None)
     top = (d.get("pages") or {}).get("leaderboard_as_top_manager") or {}
     row("/ as the top manager, ms", _fmt(top.get("ms")), _fmt(top.get("sql_ms")), _fmt(top.get("ratio_vs_sql")), None)
+    finance = (d.get("pages") or {}).get("finance") or {}
+    if finance.get("ms"):
+        row("/finance/, ms", _fmt(finance["ms"]), _fmt(finance.get("sql_ms")), _fmt(finance.get("ratio_vs_sql")), None)
     worker = d.get("worker") or {}
     row(
         f"worker peak RSS, MB ({_fmt(worker.get('file_mb'))} MB file)",
@@ -141,7 +144,7 @@ def table(results: dict) -> str:
         lines.append(f"Where the ingest time went ({_fmt(ingest.get('seconds'), ' s')} in all):")
         for label, seconds in ingest["breakdown_s"].items():
             lines.append(f"  {seconds:>9.2f} s  {label}")
-    for key in ("leaderboard", "me", "leaderboard_as_top_manager"):
+    for key in ("leaderboard", "me", "leaderboard_as_top_manager", "finance"):
         info = (d.get("pages") or {}).get(key)
         if info and not info.get("error"):
             lines.append("")

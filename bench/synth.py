@@ -61,6 +61,10 @@ EVENT_COLUMNS = (
     "requests",
 )
 NULL = "\\N"
+# Seat licences: (vendor, product, monthly USD, share of engineers holding one). At 50,000
+# engineers that is about 60,000 seats, the size /finance/ was first measured at by hand.
+SEAT_PLANS = (("cursor", "cursor", "40.00", 0.7), ("github", "copilot", "19.00", 0.5))
+FINANCE_USERNAME = "finance@bench.example"  # in the `finance` group: whom /finance/ is measured as
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Company:
     top_manager_engineer_id: int  # the root lead: everyone is in their reporting chain
     top_manager_username: str
     seed: int
+    finance_username: str = ""  # empty in a company built before the bench had seats
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -330,6 +335,61 @@ def _null_zero_ids(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return frame
 
 
+def _seat_frame(org: Org, first_day: date, days: int, seed: int) -> pd.DataFrame:
+    """Seats per SEAT_PLANS: most bought long before the window, a fifth during it, one in twenty
+    ended in it, one in fifty held by an email nobody has (a leaver's: an unmapped seat); Copilot
+    says when each was last used (a tenth idle for months)."""
+    rng = np.random.default_rng([seed, 6])
+    n = len(org.weights)
+    frames = []
+    for vendor, product, price, share in SEAT_PLANS:
+        holders = np.nonzero(rng.random(n) < share)[0] + 1
+        k = len(holders)
+        start = np.where(rng.random(k) < 0.8, rng.integers(-365, 0, k), rng.integers(0, days, k))
+        ended = rng.random(k) < 0.05
+        length = rng.integers(1, max(2, days), k)
+        end = np.where(ended, np.minimum(start + length, days - 1), -1)
+        end = np.where(end >= start, end, -1)
+        emails = np.array([email(i) for i in holders], dtype=object)
+        left = rng.random(k) < 0.02
+        emails[left] = np.char.add(np.char.add("former", holders[left].astype(str)), "@bench.example")
+        last_use = np.where(rng.random(k) < 0.1, -rng.integers(60, 120, k), -rng.integers(0, 7, k)) + days - 1
+
+        def iso(offsets: np.ndarray) -> list[str | None]:
+            return [None if o < 0 else (first_day + timedelta(days=int(o))).isoformat() for o in offsets]
+
+        frames.append(
+            pd.DataFrame(
+                {
+                    "email": emails,
+                    "vendor": vendor,
+                    "product": product,
+                    "monthly_price_usd": price,
+                    "start_on": [(first_day + timedelta(days=int(o))).isoformat() for o in start],
+                    "end_on": iso(end),
+                    "last_activity_on": iso(last_use) if vendor == "github" else None,
+                    "imported_at": datetime.now(UTC).isoformat(),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _finance_user(cur) -> None:
+    """A finance login with no engineer record, in the `finance` group (leaderboard.access)."""
+    cur.execute(
+        "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff,"
+        " is_active, date_joined) VALUES ('!', false, %(u)s, '', '', %(u)s, false, true, now()) RETURNING id",
+        {"u": FINANCE_USERNAME},
+    )
+    (user_id,) = cur.fetchone()
+    cur.execute("INSERT INTO auth_group (name) VALUES ('finance') ON CONFLICT (name) DO NOTHING")
+    cur.execute(
+        "INSERT INTO auth_user_groups (user_id, group_id) SELECT %s, id FROM auth_group WHERE name = 'finance'",
+        [user_id],
+    )
+
+
 def company_build(*, url: str, engineers: int, days: int, seed: int, log=print) -> Company:
     """Write the org and `days` days of usage into the (migrated, empty) bench database."""
     canonical, prices = _prices()
@@ -342,6 +402,9 @@ def company_build(*, url: str, engineers: int, days: int, seed: int, log=print) 
             _copy_frame(cur, table, frame)
         for table in ("usage_team", "auth_user", "usage_engineer"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        _finance_user(cur)
+        seats = _seat_frame(org, day_list[0], days, seed)
+        _copy_frame(cur, "billing_seatassignment", seats)
         cur.execute(
             "INSERT INTO usage_importbatch (filename, raw_file, size_bytes, sha256, format, engineer_email, status,"
             " error, rows_accepted, rows_rejected, rows_unmapped, cost_usd, unmapped_cost_usd, unpriced_rows,"
@@ -353,7 +416,7 @@ def company_build(*, url: str, engineers: int, days: int, seed: int, log=print) 
             "INSERT INTO leaderboard_privacysettings (id, board_names, min_team_size, updated_at)"
             " VALUES (1, 'names', 5, now()) ON CONFLICT DO NOTHING"
         )
-    log(f"  org: {engineers:,} engineers, {len(org.team_parent):,} teams")
+    log(f"  org: {engineers:,} engineers, {len(org.team_parent):,} teams, {len(seats):,} seats")
     rollup_rows = 0
     # Two connections: the ledger and the rollup stream side by side, one day at a time.
     with psycopg.connect(url) as ledger_conn, psycopg.connect(url) as rollup_conn:
@@ -366,7 +429,8 @@ def company_build(*, url: str, engineers: int, days: int, seed: int, log=print) 
             if (n + 1) % 10 == 0 or n + 1 == days:
                 log(f"  usage: {n + 1}/{days} days, {rollup_rows:,} rollup rows (= ledger rows)")
     with psycopg.connect(url, autocommit=True) as conn:
-        for table in ("usage_dailyusage", "usage_usagerecord", "usage_engineer", "usage_teammembership", "auth_user"):
+        tables = ("usage_dailyusage", "usage_usagerecord", "usage_engineer", "usage_teammembership", "auth_user")
+        for table in (*tables, "billing_seatassignment"):
             conn.execute(f"VACUUM ANALYZE {table}")
     members = np.arange(len(org.team_parent) + 1, engineers + 1)
     # The viewer: a regular engineer near the 90th percentile of appetite (an active user).
@@ -385,6 +449,7 @@ def company_build(*, url: str, engineers: int, days: int, seed: int, log=print) 
         top_manager_engineer_id=1,
         top_manager_username=email(1),
         seed=seed,
+        finance_username=FINANCE_USERNAME,
     )
 
 

@@ -24,6 +24,8 @@ SUMMARY_KEYS = (
     "me_ms",
     "me_sql_ms",
     "empty_page_ms",
+    "finance_ms",
+    "finance_sql_ms",
     "worker_peak_rss_mb",
 )
 
