@@ -19,12 +19,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Sum
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from billing.forecast import LOOKBACK_DAYS, Forecast, forecast_spend
 from billing.models import BillingLine, CapPeriod, TeamBudget
-from billing.seats import IdleSeats, idle_seats, seat_costs
+from billing.seats import IdleSeats, idle_seats, seat_costs, seat_costs_by_month
 from usage.display import tool_label, vendor_label
 from usage.models import DailyUsage, Team
 
@@ -39,6 +39,9 @@ RECONCILED_PRODUCTS: dict[str, tuple[str, ...]] = {"anthropic": ("api",), "opena
 
 
 IDLE_SEATS_SHOWN = 50  # the costliest; the count and the monthly total cover them all
+# Teams listed on the page: the costliest, every budgeted team and the (no team) / (unmapped)
+# lines. At 7,500 teams the whole table was 2.4 MB of HTML; all of them are in the Teams CSV.
+TEAMS_SHOWN = 50
 
 
 def month_shift(start: date, months: int) -> date:
@@ -154,6 +157,22 @@ class FinanceOverview:
         return self.total_usd - self.previous_total_usd
 
     @property
+    def teams_shown(self) -> list[SpendLine]:
+        """The TEAMS_SHOWN costliest teams, and every team with a budget or no team at all."""
+        return [
+            line
+            for n, line in enumerate(self.teams)
+            if n < TEAMS_SHOWN or line.budget_usd is not None or line.key is None
+        ]
+
+    @property
+    def teams_not_shown(self) -> tuple[int, Decimal]:
+        """How many teams the page leaves out, and what they cost this month."""
+        shown = {line.key for line in self.teams_shown}
+        rest = [line for line in self.teams if line.key not in shown]
+        return len(rest), sum((line.cost_usd for line in rest), ZERO)
+
+    @property
     def metered_usd(self) -> Decimal:
         return self.total_usd - self.seat_usd
 
@@ -174,23 +193,82 @@ class FinanceOverview:
         return None if self.forecast is None else self.forecast.projected_usd + self.seat_usd
 
 
-def _two_months(start: date, end: date, before: date):
-    """Rows of this month and of last month up to `before`, with the sums that split them."""
-    sums = {
-        "cost": Sum("cost_usd", filter=Q(day__gte=start)),
-        "previous": Sum("cost_usd", filter=Q(day__lt=before)),
-        "tokens": Sum("tokens", filter=Q(day__gte=start)),
-    }
-    # Without the days between `before` and `start`, a group used only then has no empty row.
-    rows = DailyUsage.objects.in_period(month_shift(start, -1), end).filter(Q(day__gte=start) | Q(day__lt=before))
-    return rows, sums
+# Everything the page groups metered usage by, from one pass over two months of the rollup:
+# first summed per (engineer, team, vendor, product), this month and last month up to `before`
+# apart; the page's groupings (GROUPING SETS) and the engineers' biggest rises and falls are then
+# read from those few rows. Four aggregates and the movers' each read the two months (2.7M rows at
+# 50,000 engineers) on their own before.
+METERED_SQL = """
+WITH per AS MATERIALIZED (
+    SELECT d.engineer_id, d.team_id, d.vendor, d.product,
+           sum(d.cost_usd) FILTER (WHERE d.day >= %(start)s) AS cost,
+           sum(d.cost_usd) FILTER (WHERE d.day < %(before)s) AS previous,
+           sum(d.tokens) FILTER (WHERE d.day >= %(start)s) AS tokens
+    FROM usage_dailyusage d
+    WHERE d.day >= %(previous)s AND d.day < %(end)s AND (d.day >= %(start)s OR d.day < %(before)s)
+    GROUP BY d.engineer_id, d.team_id, d.vendor, d.product
+), moves AS (
+    SELECT engineer_id, sum(cost) AS cost, sum(previous) AS previous, sum(tokens)::bigint AS tokens,
+           COALESCE(sum(cost), 0) - COALESCE(sum(previous), 0) AS delta
+    FROM per WHERE engineer_id IS NOT NULL GROUP BY engineer_id
+)
+SELECT 0 AS part, GROUPING(p.vendor, p.product, e.cost_center, p.team_id, p.engineer_id IS NULL) AS sets,
+       p.vendor, p.product, e.cost_center, p.team_id, p.engineer_id IS NULL AS unmapped,
+       NULL::bigint AS engineer_id, NULL::text AS name, sum(p.cost), sum(p.previous), sum(p.tokens)::bigint,
+       0::numeric AS rank_key
+FROM per p LEFT JOIN usage_engineer e ON e.id = p.engineer_id
+GROUP BY GROUPING SETS ((p.vendor), (p.vendor, p.product), (e.cost_center, p.engineer_id IS NULL),
+                        (p.team_id, p.engineer_id IS NULL))
+UNION ALL
+SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, m.engineer_id, e.name, m.cost, m.previous, m.tokens, -m.delta
+FROM (SELECT * FROM moves WHERE delta > 0 ORDER BY delta DESC, engineer_id LIMIT %(limit)s) m
+JOIN usage_engineer e ON e.id = m.engineer_id
+UNION ALL
+SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, m.engineer_id, e.name, m.cost, m.previous, m.tokens, m.delta
+FROM (SELECT * FROM moves WHERE delta < 0 ORDER BY delta, engineer_id LIMIT %(limit)s) m
+JOIN usage_engineer e ON e.id = m.engineer_id
+ORDER BY part, rank_key, engineer_id
+"""
+# GROUPING(vendor, product, cost_center, team_id, unmapped) of each set: a bit is 1 where the
+# column is not one of the set's keys.
+SETS = {0b01111: "vendor", 0b00111: "product", 0b11010: "center", 0b11100: "team"}
 
 
-def _grouped(start: date, end: date, before: date, *fields: str, **expressions) -> list[dict]:
-    """Spend this month and last month up to `before` per group of fields and named
-    expressions. One query."""
-    rows, sums = _two_months(start, end, before)
-    return list(rows.values(*fields, **expressions).annotate(**sums).order_by())
+@dataclass(frozen=True)
+class Metered:
+    """Metered usage this month and last, per grouping (rows of dicts, as _with_seats takes them)."""
+
+    vendor: list[dict]
+    product: list[dict]
+    center: list[dict]
+    team: list[dict]
+    engineer_movers: list[SpendLine]
+
+
+def _metered(start: date, end: date, before: date | None = None) -> Metered:
+    """Metered spend this month and last month up to `before` (default: all of it) per vendor,
+    product, cost center and team, and the engineers' biggest rises and falls. One query."""
+    before = start if before is None else before
+    params = {"start": start, "previous": month_shift(start, -1), "before": before, "end": end, "limit": MOVERS}
+    with connection.cursor() as cursor:
+        cursor.execute(METERED_SQL, params)
+        rows = cursor.fetchall()
+    groups: dict[str, list[dict]] = {name: [] for name in SETS.values()}
+    movers = []
+    for part, sets, vendor, product, center, team_id, unmapped, engineer_id, name, cost, previous, tokens, _ in rows:
+        sums = {"cost": cost, "previous": previous, "tokens": tokens}
+        if part:
+            movers.append(_line(str(engineer_id), name, sums))
+            continue
+        grouping = SETS[sets]
+        keys = {
+            "vendor": {"vendor": vendor},
+            "product": {"vendor": vendor, "product": product},
+            "center": {"center": center, "unmapped": unmapped},
+            "team": {"team_key": team_id, "unmapped": unmapped},
+        }[grouping]
+        groups[grouping].append({**keys, **sums})
+    return Metered(**groups, engineer_movers=movers)
 
 
 def _line(key, label: str, row: dict, **extra) -> SpendLine:
@@ -206,13 +284,13 @@ def _line(key, label: str, row: dict, **extra) -> SpendLine:
 
 
 def _seat_rows(start: date, end: date) -> list[dict]:
-    """Seat USD per month, vendor, product, team of the day and cost center over the chart's
-    months up to `end`; every grouping of the page is summed from these. One query."""
-    return seat_costs(
-        start=month_shift(start, 1 - CHART_MONTHS),
-        end=end,
-        keys=("month", "vendor", "product", "team_key", "center", "unmapped"),
-    )
+    """Seat USD per month, vendor, product, team of the day and cost center for this month and
+    last (every grouping of the page is summed from these), and per month and vendor for the
+    chart's months before (no team cut needed there). Two queries."""
+    previous = month_shift(start, -1)
+    keys = ("month", "vendor", "product", "team_key", "center", "unmapped")
+    older = seat_costs_by_month(start=month_shift(start, 1 - CHART_MONTHS), end=previous)
+    return older + seat_costs(start=previous, end=end, keys=keys)
 
 
 def _with_seats(rows: list[dict], seats: list[dict], start: date, *fields: str) -> list[dict]:
@@ -244,53 +322,10 @@ def _movers(lines: list[SpendLine], limit: int = MOVERS) -> list[SpendLine]:
     return ups + downs
 
 
-# Each engineer's spend this month and last month up to `before`, summed once; the biggest rises
-# and falls are then read from that one aggregate (two statements aggregated two months of the
-# rollup twice).
-ENGINEER_MOVERS_SQL = """
-WITH sums AS MATERIALIZED (
-    SELECT d.engineer_id,
-           sum(d.cost_usd) FILTER (WHERE d.day >= %(start)s) AS cost,
-           sum(d.cost_usd) FILTER (WHERE d.day < %(before)s) AS previous,
-           sum(d.tokens) FILTER (WHERE d.day >= %(start)s) AS tokens
-    FROM usage_dailyusage d
-    WHERE d.day >= %(previous)s AND d.day < %(end)s AND d.engineer_id IS NOT NULL
-      AND (d.day >= %(start)s OR d.day < %(before)s)
-    GROUP BY d.engineer_id
-), moves AS (
-    SELECT *, COALESCE(cost, 0) - COALESCE(previous, 0) AS delta FROM sums
-)
-(SELECT 1 AS part, -m.delta AS rank_key, m.engineer_id, e.name, m.cost, m.previous, m.tokens
- FROM moves m JOIN usage_engineer e ON e.id = m.engineer_id
- WHERE m.delta > 0 ORDER BY m.delta DESC, m.engineer_id LIMIT %(limit)s)
-UNION ALL
-(SELECT 2, m.delta, m.engineer_id, e.name, m.cost, m.previous, m.tokens
- FROM moves m JOIN usage_engineer e ON e.id = m.engineer_id
- WHERE m.delta < 0 ORDER BY m.delta, m.engineer_id LIMIT %(limit)s)
-ORDER BY part, rank_key, engineer_id
-"""
-
-
-def _engineer_movers(start: date, end: date, before: date | None = None) -> list[SpendLine]:
-    """The biggest rises and falls per engineer against last month up to `before` (default:
-    all of it). One query."""
-    before = start if before is None else before
-    params = {"start": start, "previous": month_shift(start, -1), "before": before, "end": end, "limit": MOVERS}
-    with connection.cursor() as cursor:
-        cursor.execute(ENGINEER_MOVERS_SQL, params)
-        rows = cursor.fetchall()
-    return [
-        _line(str(engineer_id), name, {"cost": cost, "previous": previous, "tokens": tokens})
-        for _, _, engineer_id, name, cost, previous, tokens in rows
-    ]
-
-
-def _teams(start: date, end: date, before: date, seats: list[dict]) -> list[SpendLine]:
+def _teams(metered: list[dict], start: date, seats: list[dict]) -> list[SpendLine]:
     """Per team (the team of the day), metered and seats, with the monthly budget of its
-    subtree; a budgeted team is listed even without spend of its own. Three queries."""
-    rows = _with_seats(
-        _grouped(start, end, before, team_key=F("team_id"), unmapped=UNMAPPED), seats, start, "team_key", "unmapped"
-    )
+    subtree; a budgeted team is listed even without spend of its own. Two queries."""
+    rows = _with_seats(metered, seats, start, "team_key", "unmapped")
     teams = {pk: (name, parent) for pk, name, parent in Team.objects.values_list("pk", "name", "parent_id")}
     budgets = dict(TeamBudget.objects.filter(period=CapPeriod.MONTH).values_list("team_id", "amount_usd"))
     subtree: dict[int, Decimal] = defaultdict(lambda: ZERO)
@@ -398,27 +433,22 @@ def finance_reconciliation(*, start: date, end: date) -> list[Reconciliation]:
 def finance_overview(*, start: date, today: date) -> FinanceOverview:
     """Everything /finance/ shows for the month starting `start`, metered usage and seats,
     against last month (its same elapsed days while the month runs: `previous_end`).
-    Eleven queries whatever the number of teams, engineers, seats or rows; one more for the
+    Eight queries whatever the number of teams, engineers, seats or rows; one more for the
     forecast (the current month only) and one more when some vendor billed the month (its
     usage to reconcile)."""
     end = month_shift(start, 1)
     before = previous_end(start=start, today=today)
     seats = _seat_rows(start, end)
-    vendor_rows = _with_seats(_grouped(start, end, before, "vendor"), seats, start, "vendor")
+    metered = _metered(start, end, before)
+    vendor_rows = _with_seats(metered.vendor, seats, start, "vendor")
     vendors = _by_spend([_line(r["vendor"], vendor_label(r["vendor"]), r) for r in vendor_rows])
-    product_rows = _with_seats(_grouped(start, end, before, "vendor", "product"), seats, start, "vendor", "product")
+    product_rows = _with_seats(metered.product, seats, start, "vendor", "product")
     products = _by_spend(
         [_line(f"{r['vendor']}/{r['product']}", tool_label(r["vendor"], r["product"]), r) for r in product_rows]
     )
-    center_rows = _with_seats(
-        _grouped(start, end, before, center=F("engineer__cost_center"), unmapped=UNMAPPED),
-        seats,
-        start,
-        "center",
-        "unmapped",
-    )
+    center_rows = _with_seats(metered.center, seats, start, "center", "unmapped")
     centers = [_line(r["center"], _center_label(r["center"], r["unmapped"]), r) for r in center_rows]
-    teams = _teams(start, end, before, seats)
+    teams = _teams(metered.team, start, seats)
     total = sum((line.cost_usd for line in vendors), ZERO)
     seat_total = sum((line.seat_usd for line in vendors), ZERO)
     months, chart = _chart(start, end, seats)
@@ -439,7 +469,7 @@ def finance_overview(*, start: date, today: date) -> FinanceOverview:
         teams=teams,
         cost_centers=_by_spend(centers),
         team_movers=_movers([line for line in teams if line.key is not None]),
-        engineer_movers=_engineer_movers(start, end, before),
+        engineer_movers=metered.engineer_movers,
         reconciliation=finance_reconciliation(start=start, end=end),
         chart_months=months,
         chart_vendors=chart,

