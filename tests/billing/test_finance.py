@@ -20,7 +20,7 @@ from billing.finance import finance_overview, finance_reconciliation
 from billing.models import BillingLine, SeatAssignment
 from leaderboard.models import AuditEntry
 from tests.factories import DailyUsageFactory, EngineerFactory, TeamBudgetFactory, TeamFactory, UserFactory
-from usage.models import Engineer, ImportBatch
+from usage.models import Engineer, ImportBatch, Team
 
 OCTOBER = date(2026, 10, 1)
 FOUNDATION_FILES = [
@@ -442,3 +442,19 @@ def test_the_one_pass_groupings_equal_an_aggregate_per_grouping(seed):
     assert mine(metered.center) == grouped(center=F("engineer__cost_center"), unmapped=unmapped)
     assert mine(metered.team) == grouped(team_key=F("team_id"), unmapped=unmapped)
     assert metered.vendor and metered.center and metered.team
+
+
+@pytest.mark.django_db
+def test_the_team_table_lists_the_costliest_and_every_budgeted_team_and_counts_the_rest(client, monkeypatch):
+    monkeypatch.setattr("billing.finance.TEAMS_SHOWN", 2)
+    for n, cost in enumerate([50, 40, 30, 20, 10]):
+        team = TeamFactory(name=f"Squad {n}")
+        DailyUsageFactory(engineer=EngineerFactory(team=team), team=team, day=date(2026, 10, 5), cost_usd=cost)
+    TeamBudgetFactory(team=Team.objects.get(name="Squad 4"), period="month", amount_usd=Decimal(100))
+    client.force_login(finance_user())
+    response = client.get(reverse("billing:finance") + "?month=2026-10")
+    shown = [line.label for line in response.context["o"].teams_shown]
+    assert shown == ["Squad 0", "Squad 1", "Squad 4"]
+    body = response.content.decode()
+    assert "2 more teams with $50.00 between them are not listed" in body
+    assert reverse("billing:finance-export", args=["chargeback-team", "csv"]) + "?month=2026-10" in body
