@@ -31,6 +31,10 @@ def base_layout(**extra) -> dict:
         "hovermode": "x unified",
     }
     layout.update(extra)
+    for name in ("yaxis", "yaxis2"):
+        # Tick labels widen the margin they need ("$20,000,000" at 50,000 engineers was cut off).
+        if isinstance(layout.get(name), dict):
+            layout[name] = {"automargin": True, **layout[name]}
     return layout
 
 
