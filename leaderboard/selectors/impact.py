@@ -13,6 +13,7 @@ import statistics
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cached_property
 
 from django.conf import settings
 from django.db import connection
@@ -20,6 +21,14 @@ from django.db import connection
 from leaderboard.access import Viewer, display_name
 from leaderboard.models import PrivacySettings
 from leaderboard.periods import Period
+
+# What the page draws and lists at most (a company of 50,000 was a 7 MB page of 15,000 table
+# rows and 50,000 points): the scatter's points, per month the costliest teams, and the flags.
+POINTS_IN_SCOPE_SHOWN = 2000
+POINTS_OTHERS_SHOWN = 1000
+TEAMS_PER_MONTH_SHOWN = 25
+FLAGS_SHOWN = 100
+FLAG_ORDER = {"idle": 0, "cache": 1, "parked": 2}
 
 # An engineer "produced something" on a day with any of these (flag a: agents left running).
 OUTPUT_METRICS = ("commits", "ai_commits", "prs_opened", "prs_merged", "ai_prs", "ai_lines_added", "ai_edits_accepted")
@@ -164,6 +173,7 @@ class Flag:
     name: str
     team: str
     evidence: str
+    cost_usd: Decimal = Decimal(0)  # the person's spend in the period: the costliest are listed first
 
 
 @dataclass(frozen=True)
@@ -178,6 +188,39 @@ class ImpactPage:
     people: int  # engineers with spend or outcomes in the period, company-wide
     in_scope_people: int
     has_impact: bool  # any merged PR, commit or accepted line in scope
+
+    @cached_property
+    def points_shown(self) -> list[ImpactPoint]:
+        """The points the scatter draws: all of them in a small company; past
+        POINTS_IN_SCOPE_SHOWN people in scope (POINTS_OTHERS_SHOWN others), the viewer, the
+        costliest and those with the most merged PRs, and an even spread of the rest by spend."""
+        scope = [p for p in self.points if p.in_scope]
+        others = [p for p in self.points if not p.in_scope]
+        return _thinned(scope, POINTS_IN_SCOPE_SHOWN) + _thinned(others, POINTS_OTHERS_SHOWN)
+
+    @cached_property
+    def team_months_shown(self) -> list[TeamMonth]:
+        """Per month the TEAMS_PER_MONTH_SHOWN costliest teams, in the table's order."""
+        ranked = sorted(self.team_months, key=lambda row: (row.month, -row.cost_usd, row.team))
+        kept, per_month = set(), {}
+        for row in ranked:
+            if per_month.setdefault(row.month, 0) < TEAMS_PER_MONTH_SHOWN:
+                per_month[row.month] += 1
+                kept.add(id(row))
+        return [row for row in self.team_months if id(row) in kept]
+
+    @cached_property
+    def team_months_not_shown(self) -> tuple[int, Decimal]:
+        """How many team-months the table leaves out, and their spend."""
+        kept = {id(row) for row in self.team_months_shown}
+        rest = [row for row in self.team_months if id(row) not in kept]
+        return len(rest), sum((row.cost_usd for row in rest), Decimal(0))
+
+    @cached_property
+    def flags_shown(self) -> list[Flag]:
+        """The FLAGS_SHOWN flags first looked at: idle spend, then cache, then parked, costliest first."""
+        ordered = sorted(self.flags or [], key=lambda f: (FLAG_ORDER.get(f.kind, 9), -f.cost_usd, f.engineer_id))
+        return ordered[:FLAGS_SHOWN]
 
     def quadrant(self, point: ImpactPoint) -> str:
         if self.median_cost_usd is None or self.median_prs is None:
@@ -242,7 +285,12 @@ def impact_flags(*, records: list[dict], in_scope: list[dict], recent_days: int)
     # With no outcome data loaded at all, "no output" says nothing about anyone.
     outcomes_loaded = any(r["recent_output"] or r["prs_merged"] or r["commits"] or r["accepted_lines"] for r in records)
     for r in in_scope:
-        who = {"engineer_id": r["engineer_id"], "name": r["name"], "team": r["team_name"] or "No team"}
+        who = {
+            "engineer_id": r["engineer_id"],
+            "name": r["name"],
+            "team": r["team_name"] or "No team",
+            "cost_usd": r["cost_usd"],
+        }
         idle_spend = r["recent_cost_usd"] >= Decimal(str(settings.IMPACT_IDLE_MIN_SPEND_USD))
         if outcomes_loaded and idle_spend and not r["recent_output"]:
             flags.append(
@@ -278,11 +326,28 @@ def impact_flags(*, records: list[dict], in_scope: list[dict], recent_days: int)
                     kind="parked",
                     label="Spend parked just above average",
                     evidence=f"${r['cost_usd']:,.2f} against a peer average of ${peer_average:,.2f} "
-                    f"(+{over:.1f}%, among {len(spenders)} people with spend)",
+                    f"(+{over:.1f}%, among {len(spenders):,} people with spend)",
                     **who,
                 )
             )
     return flags
+
+
+def _thinned(points: list[ImpactPoint], most: int) -> list[ImpactPoint]:
+    """At most `most` of `points` (in their order): the viewer, a tenth each of the costliest
+    and of those with the most merged PRs (the outliers a reader looks for), then points spread
+    evenly along the rest ordered by spend, so the cloud keeps its shape."""
+    if len(points) <= most:
+        return points
+    order = range(len(points))
+    kept = {n for n in order if points[n].is_viewer}
+    for key in (lambda n: (-points[n].cost_usd, n), lambda n: (-points[n].prs_merged, n)):
+        kept.update(sorted(order, key=key)[: most // 10])
+    rest = sorted((n for n in order if n not in kept), key=lambda n: (points[n].cost_usd, n))
+    room = most - len(kept)
+    if room > 0:
+        kept.update(rest[int(k * len(rest) / room)] for k in range(room))
+    return [points[n] for n in sorted(kept)]
 
 
 def _point(record: dict, viewer: Viewer, privacy: PrivacySettings, scope_ids: frozenset[int] | None) -> ImpactPoint:

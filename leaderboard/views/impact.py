@@ -16,7 +16,7 @@ from django.utils import timezone
 from leaderboard.access import Viewer, audit, can_view_team, privacy_settings, viewer_for
 from leaderboard.impact_charts import impact_scatter_figure
 from leaderboard.periods import Period, PeriodForm
-from leaderboard.selectors.impact import impact_page
+from leaderboard.selectors.impact import TEAMS_PER_MONTH_SHOWN, impact_page
 from usage.models import Team, TeamMembership
 
 
@@ -61,8 +61,9 @@ def impact(request: HttpRequest) -> HttpResponse:
         "keep": {name: value for name, value in filters.items() if value},
         "team_links": viewer.sees_everyone or viewer.is_manager,
         "thresholds": flag_thresholds(),
+        "teams_per_month": TEAMS_PER_MONTH_SHOWN,
         "scatter": impact_scatter_figure(
-            points=page.points, median_cost_usd=page.median_cost_usd, median_prs=page.median_prs
+            points=page.points_shown, median_cost_usd=page.median_cost_usd, median_prs=page.median_prs
         ),
     }
     partial = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")

@@ -448,3 +448,61 @@ def test_a_month_the_period_holds_only_part_of_is_labelled_with_its_days():
     assert (october.label, november.label) == ("Oct 26–31, 2026", "Nov 1–24, 2026")
     whole = _team_month({**row, "month": date(2026, 10, 1), "ai_prs": 0}, Period(date(2026, 10, 1), date(2026, 12, 1)))
     assert whole.label == "Oct 2026"
+
+
+# --- a big company ------------------------------------------------------------------------------
+
+
+def test_a_big_scope_draws_the_viewer_the_outliers_and_an_even_spread_within_the_limit():
+    """At 50,000 people the scatter was 50,000 points (7 MB of HTML): past the limit it keeps
+    the viewer, the costliest and those with the most merged PRs, and an even spread by spend."""
+    from leaderboard.selectors.impact import ImpactPoint, _thinned
+
+    def point(n, cost, prs, viewer=False):
+        return ImpactPoint(n, f"P{n}", "T", Decimal(cost), prs, 0, True, viewer)
+
+    points = [point(n, n % 1000, (n * 7) % 50) for n in range(5000)]
+    points[1234] = point(1234, 1, 0, viewer=True)
+    points[42] = point(42, 0, 10_000)  # the most PRs, almost no spend
+
+    kept = _thinned(points, 200)
+
+    assert len(kept) == 200
+    ids = [p.engineer_id for p in kept]
+    assert ids == sorted(ids)  # in the points' own order
+    assert 1234 in ids and 42 in ids
+    assert sum(p.cost_usd == 999 for p in kept) >= 5  # the costliest
+    spread = sorted(p.cost_usd for p in kept)
+    assert spread[0] == 0 and spread[len(spread) // 2] > 100  # the spread covers the whole range
+    assert _thinned(points[:150], 200) == points[:150]
+
+
+def test_the_team_table_and_the_flags_list_the_costliest_and_say_what_is_left_out(client, org, monkeypatch):
+    monkeypatch.setattr("leaderboard.selectors.impact.TEAMS_PER_MONTH_SHOWN", 1)
+    monkeypatch.setattr("leaderboard.views.impact.TEAMS_PER_MONTH_SHOWN", 1)
+    spend(org["ada"], "30")
+    spend(org["linus"], "20")
+    spend(org["linus"], "5", day=date(2026, 9, 30))  # outside October
+    client.force_login(UserFactory(is_staff=True))
+
+    response = client.get(f"/impact/?{OCTOBER_QUERY}")
+
+    page = response.context["page"]
+    assert [(r.team, r.cost_usd) for r in page.team_months_shown] == [("Platform", Decimal("30.00"))]
+    assert page.team_months_not_shown == (1, Decimal("20.00"))
+    body = response.content.decode()
+    assert "The 1 other team-months ($20.00 of spend) are left out" in body
+
+
+def test_flags_past_the_limit_list_idle_spend_first_then_the_costliest(monkeypatch):
+    from leaderboard.selectors.impact import Flag, ImpactPage
+
+    monkeypatch.setattr("leaderboard.selectors.impact.FLAGS_SHOWN", 3)
+    flags = [
+        Flag("parked", "", 1, "A", "", "", Decimal(900)),
+        Flag("cache", "", 2, "B", "", "", Decimal(10)),
+        Flag("idle", "", 3, "C", "", "", Decimal(5)),
+        Flag("cache", "", 4, "D", "", "", Decimal(50)),
+    ]
+    page = ImpactPage(OCTOBER, "everyone", [], None, None, [], flags, 4, 4, False)
+    assert [f.name for f in page.flags_shown] == ["C", "D", "B"]
