@@ -424,6 +424,11 @@ def pages(*, company: dict, repeats: int) -> dict:
         finance_client = Client()
         finance_client.force_login(user_model.objects.get(username=company["finance_username"]))
         plan["finance"] = (finance_client, "/finance/", max(3, repeats // 5))
+        # The other pages that aggregate live over the rollup, as finance (everyone in scope).
+        plan["impact"] = (finance_client, "/impact/", 3)
+        plan["team_board"] = (finance_client, "/?tab=teams", 3)
+        plan["team_page_root"] = (finance_client, "/teams/1/", 3)
+        plan["efficiency"] = (finance_client, "/efficiency/", 3)
     results = {}
     with override_settings(ROOT_URLCONF="bench.urls"):
         try:

@@ -113,9 +113,16 @@ def table(results: dict) -> str:
     row("empty page behind login, ms (Django)", _fmt(empty.get("ms")), _fmt(empty.get("sql_ms")), "", None)
     top = (d.get("pages") or {}).get("leaderboard_as_top_manager") or {}
     row("/ as the top manager, ms", _fmt(top.get("ms")), _fmt(top.get("sql_ms")), _fmt(top.get("ratio_vs_sql")), None)
-    finance = (d.get("pages") or {}).get("finance") or {}
-    if finance.get("ms"):
-        row("/finance/, ms", _fmt(finance["ms"]), _fmt(finance.get("sql_ms")), _fmt(finance.get("ratio_vs_sql")), None)
+    for key, label in (
+        ("finance", "/finance/, ms"),
+        ("impact", "/impact/ as finance, ms"),
+        ("team_board", "/?tab=teams, ms"),
+        ("team_page_root", "/teams/1/ (everyone), ms"),
+        ("efficiency", "/efficiency/, ms"),
+    ):
+        info = (d.get("pages") or {}).get(key) or {}
+        if info.get("ms"):
+            row(label, _fmt(info["ms"]), _fmt(info.get("sql_ms")), _fmt(info.get("ratio_vs_sql")), None)
     worker = d.get("worker") or {}
     row(
         f"worker peak RSS, MB ({_fmt(worker.get('file_mb'))} MB file)",
