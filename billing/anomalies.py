@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import SpendAnomaly
-from leaderboard.access import Viewer
+from leaderboard.access import Viewer, chain_is_everyone, chain_q
 from usage.models import Engineer
 
 PAGE_DAYS = 90
@@ -61,8 +62,8 @@ class AnomalyPage:
 
 def spend_anomaly_page(*, viewer: Viewer, today: date, days: int = PAGE_DAYS, limit: int = PAGE_LIMIT) -> AnomalyPage:
     """The anomalies of the last `days` days the viewer may see: finance and admins everyone's,
-    a manager their reporting chain's and their own, an engineer their own. One query (none
-    for a viewer who is nobody in the org chart)."""
+    a manager their reporting chain's and their own, an engineer their own. One query, two for
+    a manager (chain_is_everyone), none for a viewer who is nobody in the org chart."""
     since = today - timedelta(days=days)
     if not viewer.sees_everyone and viewer.engineer_id is None:
         return AnomalyPage(since=since, days=[], more=False)
@@ -71,8 +72,8 @@ def spend_anomaly_page(*, viewer: Viewer, today: date, days: int = PAGE_DAYS, li
         .select_related("engineer")
         .order_by("-day", "engineer__name", "engineer_id", "-rule")
     )
-    if not viewer.sees_everyone:
-        rows = rows.filter(engineer_id__in=[viewer.engineer_id, *viewer.chain_ids])
+    if not viewer.sees_everyone and not chain_is_everyone(viewer):  # the top manager sees all
+        rows = rows.filter(Q(engineer_id=viewer.engineer_id) | chain_q(viewer, "engineer_id", everyone=False))
     found = list(rows[: limit + 1])
     days: list[AnomalyDay] = []
     for anomaly in found[:limit]:

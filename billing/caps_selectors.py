@@ -1,6 +1,6 @@
 """Reads of the caps page (/caps/): the policies, overrides, team budgets, tool policies and
 tool-policy violations a viewer administers. Managers get those of their chain and their
-teams (leaderboard.access.cap_team_ids), finance and admins everything."""
+teams (leaderboard.access.cap_team_set), finance and admins everything."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db.models import Case, Q, Value, When
 
 from billing.models import CapPolicy, TeamBudget, ToolPolicy, ToolViolation
-from leaderboard.access import Viewer, cap_team_ids
+from leaderboard.access import Viewer, cap_team_set, chain_is_everyone, chain_q
 from usage.display import tool_label
 from usage.models import Engineer, Team
 
@@ -109,9 +109,9 @@ def _policy_row(policy: CapPolicy, editable: bool) -> PolicyRow:
 def caps_page(*, viewer: Viewer, today: date) -> CapsPage:
     """Everything the viewer administers, most specific scope last; expired overrides stay
     listed (they are history) until deleted. Six queries for finance and admins, eight for a
-    manager (their teams: two more)."""
-    teams = cap_team_ids(viewer, today=today)
-    chain = list(viewer.chain_ids)
+    manager (whether their chain is everyone, their teams)."""
+    everyone = chain_is_everyone(viewer)
+    teams = cap_team_set(viewer, today=today, everyone=everyone)
     policies = CapPolicy.objects.select_related("team", "engineer", "created_by").order_by(
         Case(
             When(scope=CapPolicy.Scope.ORG, then=Value(0)), When(scope=CapPolicy.Scope.TEAM, then=Value(1)), default=2
@@ -128,10 +128,12 @@ def caps_page(*, viewer: Viewer, today: date) -> CapsPage:
     team_names = Team.objects.order_by("name")
     if teams is not None:
         # The org default is listed to managers (it applies to their people) but not editable.
-        policies = policies.filter(Q(scope=CapPolicy.Scope.ORG) | Q(team_id__in=teams) | Q(engineer_id__in=chain))
-        budgets, tools = budgets.filter(team_id__in=teams), tools.filter(team_id__in=teams)
-        violations = violations.filter(engineer_id__in=chain)
-        people, team_names = people.filter(pk__in=chain), team_names.filter(pk__in=teams)
+        chain = chain_q(viewer, "engineer_id", everyone=everyone)
+        policies = policies.filter(Q(scope=CapPolicy.Scope.ORG) | teams.q("team_id") | chain)
+        budgets, tools = budgets.filter(teams.q("team_id")), tools.filter(teams.q("team_id"))
+        violations = violations.filter(chain)
+        people = people.filter(chain_q(viewer, "pk", everyone=everyone))
+        team_names = team_names.filter(teams.q("pk"))
     return CapsPage(
         policies=[_policy_row(p, teams is None or p.scope != CapPolicy.Scope.ORG) for p in policies[:LIMIT]],
         budgets=[

@@ -21,6 +21,7 @@ from django.db.models import Q, Sum
 from billing.forecast import Forecast, forecast_spend
 from billing.models import CapException, CapPolicy, CapStatus, TeamBudget
 from billing.periods import days_between, period_bounds
+from leaderboard.access import chain_is_everyone, chain_q
 from usage.display import tool_label
 from usage.models import DailyUsage, Engineer, Team, TeamMembership
 
@@ -322,10 +323,10 @@ def _raise_rows(queryset) -> list[RaiseRow]:
 
 def approvals_page(*, viewer, limit: int = 50) -> ApprovalsPage:
     """Requests waiting for the viewer (their chain; everyone for finance and admins), the
-    viewer's own, and recent decisions. Three queries."""
+    viewer's own, and recent decisions. Three queries, four for a manager (chain_is_everyone)."""
     others = CapException.objects.exclude(engineer_id=viewer.engineer_id)
     if not viewer.sees_everyone:
-        others = others.filter(engineer_id__in=list(viewer.chain_ids))
+        others = others.filter(chain_q(viewer, "engineer_id", everyone=chain_is_everyone(viewer)))
     mine = (
         CapException.objects.filter(engineer_id=viewer.engineer_id)
         if viewer.engineer_id

@@ -16,9 +16,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 
 from leaderboard.models import AuditEntry, PrivacySettings
-from usage.models import Team, TeamMembership
+from usage.models import Engineer
 
 FINANCE_GROUP = "finance"
 ADJECTIVES = "Amber Brisk Calm Daring Eager Fabled Gentle Hardy Ivory Jolly Keen Lucid Mellow Nimble Opal Plucky Quiet Rapid Sable Tidy Umber Vivid Witty Zesty".split()
@@ -109,39 +110,6 @@ def audit(user, action: str, target: str = "", **details) -> None:
     )
 
 
-# The team and its ancestors; a viewer who manages someone in any of them, or who is a manager
-# and a member of one of them, manages "that team or above" and may open it.
-TEAM_VIEWERS_SQL = """
-WITH RECURSIVE up(id, depth) AS (
-    SELECT id, 0 FROM usage_team WHERE id = %(team)s
-    UNION ALL
-    SELECT t.parent_id, up.depth + 1 FROM usage_team t JOIN up ON t.id = up.id
-    WHERE t.parent_id IS NOT NULL AND up.depth < 50
-)
-SELECT EXISTS (
-    SELECT 1 FROM usage_teammembership m JOIN up ON up.id = m.team_id
-    WHERE (m.engineer_id = %(viewer)s OR m.engineer_id = ANY(%(chain)s))
-        AND m.valid_from <= %(today)s AND (m.valid_to IS NULL OR m.valid_to > %(today)s)
-)
-"""
-
-
-def can_view_team(viewer: Viewer, *, team_id: int, today: date) -> bool:
-    """Finance and admins see every team; a manager sees a team when someone in their
-    reporting chain, or they themself, is a current member of it or of a team above it.
-    At most one query."""
-    if viewer.sees_everyone:
-        return True
-    if not viewer.is_manager:
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute(
-            TEAM_VIEWERS_SQL,
-            {"team": team_id, "viewer": viewer.engineer_id, "chain": list(viewer.chain_ids), "today": today},
-        )
-        return bool(cursor.fetchone()[0])
-
-
 def manages_caps(viewer: Viewer) -> bool:
     """Managers (their chain), finance and admins (everyone) have the caps page."""
     return viewer.sees_everyone or viewer.is_manager
@@ -161,22 +129,125 @@ def user_manages_caps(user) -> bool:
     )
 
 
-def cap_team_ids(viewer: Viewer, *, today: date) -> set[int] | None:
+# Helpers that decide the same rules in SQL: a chain is recomputed where it is used, never sent
+# as parameters (50,000 ids made each query of the top manager's pages take 0.2-0.6 s to send,
+# parse and plan), and skipped when it holds every other engineer.
+
+
+def chain_is_everyone(viewer: Viewer) -> bool:
+    """Whether the viewer's reporting chain holds every engineer but (maybe) them: the top of
+    the org chart, whose filters can then be those of finance. One query for a manager, none
+    for others (nor for finance and admins, whose reads are not filtered)."""
+    if viewer.sees_everyone or not viewer.chain_ids:
+        return False
+    with_viewer = len(viewer.chain_ids) + (viewer.engineer_id not in viewer.chain_ids)
+    return Engineer.objects.count() == with_viewer
+
+
+def chain_q(viewer: Viewer, field: str, *, everyone: bool) -> Q:
+    """`field` (an engineer id) is someone in the viewer's reporting chain; `everyone` is
+    chain_is_everyone(viewer). Matches nothing (and Django runs no query) for a non-manager."""
+    if not viewer.chain_ids:
+        return Q(**{f"{field}__in": []})
+    if everyone:
+        q = Q(**{f"{field}__isnull": False})
+        return q if viewer.engineer_id in viewer.chain_ids else q & ~Q(**{field: viewer.engineer_id})
+    # The chain as a subquery (CHAIN_SQL is a constant, the id a parameter): computed, not sent.
+    return Q(**{f"{field}__in": RawSQL(CHAIN_SQL, [viewer.engineer_id])})  # noqa: S611
+
+
+# The team and its ancestors' current members, each walked up their managers (UNION stops a
+# cycle): is the viewer one of them, or above one of them? A few dozen rows, not the chain.
+TEAM_MANAGERS_SQL = """
+WITH RECURSIVE up(id, depth) AS (
+    SELECT id, 0 FROM usage_team WHERE id = %(team)s
+    UNION ALL
+    SELECT t.parent_id, up.depth + 1 FROM usage_team t JOIN up ON t.id = up.id
+    WHERE t.parent_id IS NOT NULL AND up.depth < 50
+), members AS (
+    SELECT m.engineer_id FROM usage_teammembership m JOIN up ON up.id = m.team_id
+    WHERE m.valid_from <= %(today)s AND (m.valid_to IS NULL OR m.valid_to > %(today)s)
+), above(id) AS (
+    SELECT e.manager_id FROM usage_engineer e JOIN members m ON m.engineer_id = e.id
+    UNION
+    SELECT e.manager_id FROM usage_engineer e JOIN above a ON a.id = e.id
+)
+SELECT EXISTS (SELECT 1 FROM members WHERE engineer_id = %(viewer)s)
+    OR EXISTS (SELECT 1 FROM above WHERE id = %(viewer)s)
+"""
+
+
+def can_view_team(viewer: Viewer, *, team_id: int, today: date) -> bool:
+    """Finance and admins see every team; a manager sees a team when someone in their
+    reporting chain, or they themself, is a current member of it or of a team above it.
+    Answered by walking up from those members, not by sending the chain: about 1 ms for the top
+    manager of 50,000 (the chain as a parameter took 36-76 ms). At most one query."""
+    if viewer.sees_everyone:
+        return True
+    if not viewer.is_manager:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(TEAM_MANAGERS_SQL, {"team": team_id, "viewer": viewer.engineer_id, "today": today})
+        return bool(cursor.fetchone()[0])
+
+
+# cap_team_set's rule in SQL. Each current membership is inside (in the chain), the viewer's own or
+# outside; the marks climb the team tree (UNION stops a cycle) and a team is administered when
+# marks inside reach it and none outside. When the chain is everyone, the CASE drops the chain.
+CAP_TEAMS_SQL = """
+WITH RECURSIVE chain(id) AS (
+    SELECT id FROM usage_engineer WHERE manager_id = %(viewer)s
+    UNION
+    SELECT e.id FROM usage_engineer e JOIN chain c ON e.manager_id = c.id
+), marks AS (
+    SELECT m.team_id, m.engineer_id = %(viewer)s AS own,
+        CASE WHEN %(everyone)s THEN m.engineer_id <> %(viewer)s OR %(self_in_chain)s
+             ELSE m.engineer_id IN (SELECT id FROM chain) END AS inside
+    FROM usage_teammembership m
+    WHERE m.valid_from <= %(today)s AND (m.valid_to IS NULL OR m.valid_to > %(today)s)
+), up(id, inside, outside) AS (
+    SELECT team_id, bool_or(inside), bool_or(NOT inside AND NOT own) FROM marks GROUP BY team_id
+    UNION
+    SELECT t.parent_id, up.inside, up.outside FROM usage_team t JOIN up ON t.id = up.id
+    WHERE t.parent_id IS NOT NULL
+)
+SELECT t.id, COALESCE(bool_or(up.inside) AND NOT bool_or(up.outside), FALSE)
+FROM usage_team t LEFT JOIN up ON up.id = t.id
+GROUP BY t.id
+"""
+
+
+@dataclass(frozen=True)
+class TeamSet:
+    """Some teams, with the org's other teams: a filter names whichever are fewer (the top
+    manager administers every team but the empty ones)."""
+
+    ids: frozenset[int]
+    others: frozenset[int]
+
+    def q(self, field: str) -> Q:
+        if len(self.others) < len(self.ids):
+            return Q(**{f"{field}__isnull": False}) & ~Q(**{f"{field}__in": self.others})
+        return Q(**{f"{field}__in": self.ids})
+
+
+def cap_team_set(viewer: Viewer, *, today: date, everyone: bool) -> TeamSet | None:
     """Teams whose caps, budgets and tool policies a manager administers (None: every team,
     for finance and admins): teams whose current members, this one's and its sub-teams',
     are all in the viewer's chain (or the viewer), and at least one is in the chain. The rule
-    of billing.services.validation.authorise, minus empty teams. Two queries."""
+    of billing.services.validation.authorise, minus empty teams. One query, none for a
+    non-manager; `everyone` is chain_is_everyone(viewer)."""
     if viewer.sees_everyone:
         return None
     if not viewer.is_manager:
-        return set()
-    parent: dict[int, int | None] = dict(Team.objects.values_list("pk", "parent_id"))
-    inside, outside = set(), set()
-    for engineer_id, team_id in TeamMembership.objects.on(today).values_list("engineer_id", "team_id"):
-        mark = inside if engineer_id in viewer.chain_ids else None if engineer_id == viewer.engineer_id else outside
-        seen: set[int] = set()
-        while mark is not None and team_id is not None and team_id not in seen:  # a cycle cannot loop
-            seen.add(team_id)
-            mark.add(team_id)
-            team_id = parent.get(team_id)
-    return inside - outside
+        return TeamSet(ids=frozenset(), others=frozenset())
+    params = {
+        "viewer": viewer.engineer_id,
+        "today": today,
+        "everyone": everyone,
+        "self_in_chain": viewer.engineer_id in viewer.chain_ids,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(CAP_TEAMS_SQL, params)
+        rows = cursor.fetchall()
+    return TeamSet(ids=frozenset(pk for pk, ok in rows if ok), others=frozenset(pk for pk, ok in rows if not ok))

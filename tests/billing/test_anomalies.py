@@ -280,15 +280,29 @@ def test_the_page_says_why_a_manager_was_not_told(client, org):
     assert "emailed " in told("Carol King")
 
 
+def test_the_top_manager_sees_everyone_as_finance_does(client, everyone_spiked):
+    org = everyone_spiked
+    org.carol.manager = org.boss  # now everyone reports to Bo, who is filtered by nothing
+    org.carol.save()
+    everyone = {"boss@example.com", "alice@example.com", "bob@example.com", "carol@example.com"}
+    assert listed(client, org.boss.user) == everyone
+    assert listed(client, org.alice.user) == {"alice@example.com"}
+
+
+@pytest.mark.parametrize("top", [False, True])
 @pytest.mark.parametrize("count", [1, 25])
 def test_the_page_makes_the_same_number_of_queries_whatever_the_number_of_anomalies(
-    client, org, django_assert_num_queries, count
+    client, org, django_assert_num_queries, count, top
 ):
+    if top:
+        org.carol.manager = org.boss
+        org.carol.save()
     for n in range(count):
         anomaly(org.alice if n % 2 else org.bob, day=date.today() - timedelta(days=n))
     client.force_login(org.boss.user)
-    # Session and user, the viewer (engineer and groups, chain), the anomalies with their engineers.
-    with django_assert_num_queries(5):
+    # Session and user, the viewer (engineer and groups, chain), whether the chain is everyone
+    # (a count: the chain is then no filter, else one recomputed in SQL), the anomalies.
+    with django_assert_num_queries(6):
         response = client.get(reverse("billing:anomalies"))
     assert len(response.context["page"].anomalies) == count
 

@@ -13,7 +13,14 @@ from billing.models import CapPolicy, CapStatus, TeamBudget, ToolPolicy, ToolVio
 from billing.periods import period_bounds
 from leaderboard.access import FINANCE_GROUP, user_manages_caps
 from leaderboard.models import AuditEntry
-from tests.factories import CapPolicyFactory, DailyUsageFactory, EngineerFactory, TeamBudgetFactory, UserFactory
+from tests.factories import (
+    CapPolicyFactory,
+    DailyUsageFactory,
+    EngineerFactory,
+    TeamBudgetFactory,
+    TeamFactory,
+    UserFactory,
+)
 from tests.leaderboard.test_people import OCTOBER_QUERY, make_org
 
 pytestmark = pytest.mark.django_db
@@ -63,6 +70,39 @@ def test_a_manager_sees_the_caps_of_their_chain_and_teams_only(client, org):
     assert [b.team for b in page.budgets] == ["Storage"]
     assert set(page.team_names) == {"Platform", "Storage"}
     assert page.emails == ["alice@example.com", "bob@example.com"]
+
+
+def test_the_top_manager_sees_everyone_elses_caps_and_every_team_with_people(client, org):
+    """Everyone else reports to Bo: no chain filter, but Bo's own caps and empty teams stay out."""
+    org.carol.manager = org.boss
+    org.carol.save()
+    empty = TeamFactory(name="Empty", parent=org.engineering)
+    CapPolicyFactory(amount_usd=Decimal("111"))
+    for engineer, amount in [(org.boss, "1"), (org.alice, "222"), (org.carol, "333")]:
+        CapPolicyFactory(engineer=engineer, amount_usd=Decimal(amount))
+    CapPolicyFactory(team=org.applied, amount_usd=Decimal("444"))
+    CapPolicyFactory(team=empty, amount_usd=Decimal("2"))
+    TeamBudgetFactory(team=org.applied, amount_usd=Decimal("5555"))
+    TeamBudgetFactory(team=empty, amount_usd=Decimal("3"))
+    policy = ToolPolicy.objects.create(team=org.engineering, vendor="anthropic", starts_on="2026-11-01", reason="x")
+    day = timezone.localdate()
+    for engineer in (org.boss, org.carol):
+        ToolViolation.objects.create(
+            tool_policy=policy, engineer=engineer, vendor="anthropic", first_day=day, last_day=day, days=1, cost_usd=1
+        )
+    client.force_login(org.boss.user)
+    page = client.get(URL).context["page"]
+    assert [(p.scope, p.amount_usd, p.editable) for p in page.policies] == [
+        ("Everyone (org default)", Decimal("111.00"), False),
+        ("Team Applied AI", Decimal("444.00"), True),
+        ("Alice Liddell", Decimal("222.00"), True),
+        ("Carol King", Decimal("333.00"), True),
+    ]
+    assert [b.team for b in page.budgets] == ["Applied AI"]
+    assert [t.team for t in page.tool_policies] == ["Engineering"]
+    assert [v.engineer for v in page.violations] == ["Carol King"]
+    assert page.team_names == ["Applied AI", "Engineering", "Platform", "Storage"]
+    assert page.emails == ["alice@example.com", "bob@example.com", "carol@example.com"]
 
 
 def test_finance_sees_and_edits_everything(client, org, finance):
@@ -273,9 +313,14 @@ def test_the_team_page_shows_the_budget_bar_and_forecast(client, org):
     assert 'aria-valuenow="25"' in html
 
 
-# Session and user (2), the viewer (2; 1 without an engineer record), then the page: a manager's teams (2), policies,
-# budgets, tool policies, violations, team and email suggestions (6).
-CAPS_QUERIES = {"manager": 2 + 2 + 2 + 6, "finance": 2 + 1 + 6}  # finance is nobody's manager: no chain
+# Session and user (2), the viewer (2; 1 without an engineer record), then the page: for a manager
+# whether their chain is everyone and their teams (2), then policies, budgets, tool policies,
+# violations, team and email suggestions (6).
+CAPS_QUERIES = {
+    "top manager": 2 + 2 + 2 + 6,  # everyone else reports to them
+    "manager": 2 + 2 + 2 + 6,  # someone does not
+    "finance": 2 + 1 + 6,  # finance is nobody's manager: no chain
+}
 
 
 @pytest.mark.parametrize("size", [10, 1000])
@@ -284,12 +329,14 @@ def test_the_caps_page_makes_the_same_number_of_queries_whatever_the_org_size(
     client, django_assert_num_queries, finance, who, size
 ):
     org = make_org(size)
+    if who == "manager":
+        EngineerFactory(team=org["team"])
     reports = list(org["boss"].reports.all())
     CapPolicy.objects.bulk_create(
         CapPolicy(scope="engineer", engineer=e, vendor="cursor", amount_usd=Decimal(100)) for e in reports
     )
     TeamBudgetFactory(team=org["team"])
-    client.force_login(org["boss"].user if who == "manager" else finance)
+    client.force_login(finance if who == "finance" else org["boss"].user)
     with django_assert_num_queries(CAPS_QUERIES[who]):
         response = client.get(URL)
     assert response.status_code == 200

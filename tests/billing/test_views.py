@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from billing.models import CapException
 from tests.billing.conftest import TODAY
@@ -57,6 +58,34 @@ def test_a_manager_sees_and_approves_their_reports_request(client, org):
     assert f"Request #{pending.pk} approved." in response.text
     pending.refresh_from_db()
     assert (pending.status, pending.decided_by) == ("approved", org.boss.user)
+
+
+def test_the_top_manager_waits_on_everyone_elses_requests_but_not_their_own(client, org):
+    org.carol.manager = org.boss  # everyone else now reports to Bo
+    org.carol.save()
+    for engineer in (org.boss, org.alice, org.carol):
+        CapExceptionFactory(engineer=engineer, until=TODAY.replace(year=2099))
+    CapExceptionFactory(engineer=org.bob, status=CapException.Status.DENIED, decided_at=timezone.now())
+    login(client, org.boss)
+    page = client.get(URL).context["page"]
+    assert [r.engineer_email for r in page.waiting] == ["alice@example.com", "carol@example.com"]
+    assert [r.engineer_email for r in page.mine] == ["boss@example.com"]
+    assert [r.engineer_email for r in page.decided] == ["bob@example.com"]
+
+
+@pytest.mark.parametrize("top", [False, True])
+def test_a_managers_approvals_page_makes_a_fixed_number_of_queries(client, org, django_assert_num_queries, top):
+    if top:
+        org.carol.manager = org.boss
+        org.carol.save()
+    for engineer in (org.alice, org.bob, org.carol):
+        CapExceptionFactory(engineer=engineer)
+    client.force_login(org.boss.user)
+    # Session and user, the viewer (2), whether the chain is everyone (a count: the chain is then
+    # no filter, else one recomputed in SQL), waiting, mine, decided, the raise form's tools.
+    with django_assert_num_queries(2 + 2 + 1 + 3 + 1):
+        page = client.get(URL).context["page"]
+    assert len(page.waiting) == 3 if top else 2
 
 
 def test_an_engineer_cannot_approve_someone_elses_request(client, org):
