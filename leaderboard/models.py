@@ -83,12 +83,14 @@ class BoardEntry(models.Model):
     engineer_id = models.BigIntegerField()
     team_id = models.BigIntegerField(null=True)  # the team of the person's latest day in the period
     tokens = models.BigIntegerField()
-    cost_usd = models.DecimalField(max_digits=20, decimal_places=6)
+    # The rollup's scale (numeric(24,10)), so that what is read here equals the live sums exactly
+    # (the efficiency ranking divides by it and compares it with its minimum spend).
+    cost_usd = models.DecimalField(max_digits=30, decimal_places=10)
     cache_read_tokens = models.BigIntegerField()  # these three decide the titles
     output_tokens = models.BigIntegerField()
     model_count = models.PositiveIntegerField()
     prev_tokens = models.BigIntegerField(null=True)
-    prev_cost_usd = models.DecimalField(max_digits=20, decimal_places=6, null=True)
+    prev_cost_usd = models.DecimalField(max_digits=30, decimal_places=10, null=True)
     top_model = models.CharField(max_length=100)
     top_tool = models.CharField(max_length=81)  # "vendor/product"
     rank_tokens = models.PositiveIntegerField()
@@ -108,6 +110,30 @@ class BoardEntry(models.Model):
 
     def __str__(self) -> str:
         return f"engineer {self.engineer_id} in {self.snapshot_id}"
+
+
+class TeamBoardEntry(models.Model):
+    """One team's row of a BoardSnapshot's team board: its own members' usage in the period and
+    the one before (by the team of each day). Ranked when read: who may see a small team varies
+    by viewer, and ranking a few thousand rows costs milliseconds."""
+
+    # The unique (snapshot, team_id) index serves the snapshot's reads: no index of its own.
+    snapshot = models.ForeignKey(BoardSnapshot, on_delete=models.CASCADE, related_name="team_entries", db_index=False)
+    team_id = models.BigIntegerField(null=True)  # None: usage of engineers who had no team that day
+    members = models.PositiveIntegerField()  # engineers with usage on the team in the period
+    tokens = models.BigIntegerField()
+    cost_usd = models.DecimalField(max_digits=30, decimal_places=10)
+    prev_tokens = models.BigIntegerField(null=True)
+    prev_cost_usd = models.DecimalField(max_digits=30, decimal_places=10, null=True)
+
+    class Meta:
+        # The team board reads a snapshot's entries (leaderboard.selectors.board_sql TEAMS_SNAPSHOT_SQL).
+        constraints = [
+            models.UniqueConstraint(fields=["snapshot", "team_id"], name="team_board_entry_team", nulls_distinct=False)
+        ]
+
+    def __str__(self) -> str:
+        return f"team {self.team_id} in {self.snapshot_id}"
 
 
 class WeeklyRanking(models.Model):

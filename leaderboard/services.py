@@ -1,9 +1,10 @@
-"""Boards computed ahead: the people board of each preset period and the weekly spend ranks.
+"""Boards computed ahead: the people and team boards of each preset period and the weekly spend ranks.
 
 Ranking 50,000 engineers over a quarter of the rollup takes seconds; a page cannot pay that per
 request. After every import (queued on commit) and from beat, `board_snapshots_refresh` ranks
 everyone once per preset period into BoardEntry rows with a rank for each sort metric, and the
-page reads one page of them by index. A snapshot is trusted while the rollup's version (a
+page reads one page of them by index; each team's totals go into TeamBoardEntry rows, which the
+team board ranks when read (a few thousand rows). A snapshot is trusted while the rollup's version (a
 sequence advanced by a trigger on every write to usage_dailyusage) has not moved since it was
 built; otherwise pages rank live (leaderboard/selectors/board.py).
 """
@@ -21,7 +22,7 @@ from django.utils import timezone
 
 from leaderboard.models import BoardSnapshot, WeeklyRanking
 from leaderboard.periods import PRESETS, Period, preset_period
-from leaderboard.selectors.board_sql import TOPS_SQL
+from leaderboard.selectors.board_sql import SCOPE_CTE, TEAM_TOTALS_SQL, TOPS_SQL
 
 # Weeks of "my rank over time" on /me/.
 RANK_WEEKS = 12
@@ -79,6 +80,16 @@ JOIN top_model tm USING (engineer_id)
 JOIN top_tool tt USING (engineer_id)
 JOIN last_team lt USING (engineer_id)
 """
+
+# The team board's rows: the live team board's own per-team totals (TEAM_TOTALS_SQL), unfiltered,
+# so that both paths rank the same numbers.
+TEAM_ENTRIES_SQL = f"""
+INSERT INTO leaderboard_teamboardentry (snapshot_id, team_id, members, tokens, cost_usd, prev_tokens, prev_cost_usd)
+WITH RECURSIVE {SCOPE_CTE},
+{TEAM_TOTALS_SQL}
+SELECT %(snapshot)s, team_id, members, tokens, cost_usd, prev_tokens, prev_cost_usd FROM per_team
+"""
+NO_FILTER = {"vendor": "", "product": "", "team_id": None}
 
 # The snapshot's totals, title holders (as the live query picks them) and vendor/product pairs.
 SUMMARY_SQL = """
@@ -248,6 +259,7 @@ def _period_build(period: Period, *, version: int, built_at: datetime) -> None:
     }
     with connection.cursor() as cursor:
         cursor.execute(ENTRIES_SQL, params)
+        cursor.execute(TEAM_ENTRIES_SQL, params | NO_FILTER)
         cursor.execute(SUMMARY_SQL, params)
         people, tokens, cost, unmapped_tokens, unmapped_cost, titles, vendors = cursor.fetchone()
     snapshot.people, snapshot.total_tokens, snapshot.total_cost_usd = people, tokens, cost
@@ -280,6 +292,7 @@ def _snapshots_delete(ids: list[int]) -> None:
     if ids:
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM leaderboard_boardentry WHERE snapshot_id = ANY(%s)", [ids])
+            cursor.execute("DELETE FROM leaderboard_teamboardentry WHERE snapshot_id = ANY(%s)", [ids])
             cursor.execute("DELETE FROM leaderboard_boardsnapshot WHERE id = ANY(%s)", [ids])
 
 

@@ -21,7 +21,14 @@ from leaderboard.access import Viewer, display_name
 from leaderboard.charts import base_layout
 from leaderboard.models import BoardSnapshot, PrivacySettings
 from leaderboard.periods import Period
-from leaderboard.selectors.board_sql import PEOPLE_SQL, PODIUM_SIZE, SNAPSHOT_ALL_SQL, SNAPSHOT_PAGE_SQL, TEAMS_SQL
+from leaderboard.selectors.board_sql import (
+    PEOPLE_SQL,
+    PODIUM_SIZE,
+    SNAPSHOT_ALL_SQL,
+    SNAPSHOT_PAGE_SQL,
+    TEAMS_SNAPSHOT_SQL,
+    TEAMS_SQL,
+)
 from leaderboard.services import VERSION_SQL, snapshot_is_fresh
 from usage.display import product_label, vendor_label
 
@@ -226,6 +233,9 @@ def leaderboard_page(
     )
 
 
+LOOK_UP = object()  # team_board_page's snapshot: find it
+
+
 def team_board_page(
     *,
     viewer: Viewer,
@@ -237,14 +247,23 @@ def team_board_page(
     product: str = "",
     page: int = 1,
     per_page: int = 50,
+    snapshot: BoardSnapshot | None | object = LOOK_UP,
 ) -> TeamPage:
     """Teams ranked by `metric` over the half-open period (a team's own usage, by the team of each
     day). Teams with fewer members than the privacy minimum are hidden unless the viewer is a
-    manager, finance or an admin. One query."""
+    manager, finance or an admin. Unfiltered, the period's snapshot's team entries are ranked (the
+    snapshot is looked up when not given: one more query; None: there is none); else the rollup,
+    live. One query."""
     privileged = viewer.is_manager or viewer.sees_everyone
     params = _params(period, metric, team_id, vendor, product, page, per_page)
     params["min_members"] = 0 if privileged else privacy.min_team_size
-    records = _fetch(TEAMS_SQL, params)
+    unfiltered = not (team_id or vendor or product)
+    if unfiltered and snapshot is LOOK_UP:
+        snapshot = board_snapshot(period=period)
+    if unfiltered and snapshot is not None:
+        records = _fetch(TEAMS_SNAPSHOT_SQL, params | {"snapshot": snapshot.pk})
+    else:
+        records = _fetch(TEAMS_SQL, params)
     teams = [r for r in records if r["position"] is not None]
     total = int(teams[0]["teams"]) if teams else 0
     return TeamPage(

@@ -76,7 +76,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         return _csv_export(request, viewer=viewer, privacy=privacy, period=period, snapshot=snapshot, **options)
     if tab == "teams":
-        board = team_board_page(viewer=viewer, privacy=privacy, period=period, **options)
+        board = team_board_page(viewer=viewer, privacy=privacy, period=period, snapshot=snapshot, **options)
         chart = None
     else:
         board = leaderboard_page(viewer=viewer, privacy=privacy, period=period, snapshot=snapshot, **options)

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from leaderboard.access import privacy_settings, viewer_for
 from leaderboard.periods import PeriodForm
+from leaderboard.selectors.board import board_snapshot
 from leaderboard.selectors.efficiency import METRICS, efficiency_board
 
 
@@ -23,7 +24,14 @@ def efficiency(request: HttpRequest) -> HttpResponse:
     form = EfficiencyForm(request.GET)
     metric = (form.cleaned_data.get("sort") if form.is_valid() else "") or "prs_per_100usd"
     viewer, privacy = viewer_for(request.user), privacy_settings()
-    board = efficiency_board(viewer=viewer, privacy=privacy, period=period, metric=metric, today=timezone.now().date())
+    board = efficiency_board(
+        viewer=viewer,
+        privacy=privacy,
+        period=period,
+        metric=metric,
+        today=timezone.now().date(),
+        snapshot=board_snapshot(period=period),  # a preset period's spend is summed ahead
+    )
     context = {
         "board": board,
         "viewer": viewer,

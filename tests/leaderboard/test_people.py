@@ -347,7 +347,7 @@ PAGE_QUERIES = {
     # may the team be linked; caps (2)
     "me": 2 + 2 + 5 + 1 + 2,
     "engineer": 2 + 2 + 1 + 5 + 1 + 2,  # ... and the audit entry
-    "team": 2 + 2 + 1 + 4 + 1,  # may the team be seen; tree, usage, members, sparklines; budgets (1 when none)
+    "team": 2 + 2 + 1 + 3 + 1,  # may the team be seen; tree, usage and members, sparklines; budgets (1 when none)
 }
 
 

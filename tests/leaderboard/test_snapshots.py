@@ -214,3 +214,10 @@ def test_the_board_read_from_a_snapshot_makes_the_same_queries_at_10_and_1000_en
         with django_assert_num_queries(8):
             response = client.get(f"/?{OCTOBER_QUERY}{query}")
         assert response.context["snapshot"] is not None and response.context["board"].people == 1000
+    # The team tab ranks the snapshot's team entries (the same queries as the people tab), and
+    # no query reads the rollup.
+    for query in ("&tab=teams", "&tab=teams&sort=tokens&page=2"):
+        with django_assert_num_queries(8) as captured:
+            response = client.get(f"/?{OCTOBER_QUERY}{query}")
+        assert response.context["board"].rows
+        assert not any("usage_dailyusage" in q["sql"] for q in captured.captured_queries)
