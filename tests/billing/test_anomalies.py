@@ -300,9 +300,9 @@ def test_the_page_makes_the_same_number_of_queries_whatever_the_number_of_anomal
     for n in range(count):
         anomaly(org.alice if n % 2 else org.bob, day=date.today() - timedelta(days=n))
     client.force_login(org.boss.user)
-    # Session and user, the viewer (engineer and groups, chain), whether the chain is everyone
+    # Session and user, the viewer (engineer, groups and chain), whether the chain is everyone
     # (a count: the chain is then no filter, else one recomputed in SQL), the anomalies.
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         response = client.get(reverse("billing:anomalies"))
     assert len(response.context["page"].anomalies) == count
 

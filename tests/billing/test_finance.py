@@ -262,7 +262,7 @@ def test_the_page_makes_the_same_number_of_queries_with_few_or_many_teams(client
         )
     user = finance_user()
     client.force_login(user)
-    # Session and user, the viewer (engineer and groups: one query), then the overview's eight
+    # Session and user, the viewer (one query), then the overview's eight
     # queries (a past month: no forecast; no bill: no reconciliation usage).
     with django_assert_num_queries(11):
         assert client.get(reverse("billing:finance") + "?month=2026-10").status_code == 200

@@ -313,12 +313,12 @@ def test_the_team_page_shows_the_budget_bar_and_forecast(client, org):
     assert 'aria-valuenow="25"' in html
 
 
-# Session and user (2), the viewer (2; 1 without an engineer record), then the page: for a manager
+# Session and user (2), the viewer (1), then the page: for a manager
 # whether their chain is everyone and their teams (2), then policies, budgets, tool policies,
 # violations, team and email suggestions (6).
 CAPS_QUERIES = {
-    "top manager": 2 + 2 + 2 + 6,  # everyone else reports to them
-    "manager": 2 + 2 + 2 + 6,  # someone does not
+    "top manager": 2 + 1 + 2 + 6,  # everyone else reports to them
+    "manager": 2 + 1 + 2 + 6,  # someone does not
     "finance": 2 + 1 + 6,  # finance is nobody's manager: no chain
 }
 
@@ -351,7 +351,7 @@ def test_a_team_page_with_a_budget_makes_the_same_number_of_queries_whatever_the
     TeamBudgetFactory(team=org["team"])
     client.force_login(org["boss"].user)
     # As tests/leaderboard/test_people.py, with the budget's four queries instead of one.
-    with django_assert_num_queries(2 + 2 + 1 + 3 + 4):
+    with django_assert_num_queries(2 + 1 + 1 + 3 + 4):
         response = client.get(reverse("leaderboard:team", args=[org["team"].pk]) + OCTOBER_QUERY)
     assert "Team budget" in response.text
 
@@ -361,5 +361,5 @@ def test_me_makes_the_same_number_of_queries_with_caps(client, org, django_asser
     EngineerFactory.create_batch(5, manager=org.alice, team=org.storage)
     client.force_login(org.alice.user)
     # session+user, viewer, the usage (5: weekly ranks live, none computed ahead), team link, caps
-    with django_assert_num_queries(2 + 2 + 5 + 1 + 2):
+    with django_assert_num_queries(2 + 1 + 5 + 1 + 2):
         assert "Caps this period" in client.get(reverse("leaderboard:me")).text

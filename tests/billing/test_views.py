@@ -81,9 +81,9 @@ def test_a_managers_approvals_page_makes_a_fixed_number_of_queries(client, org, 
     for engineer in (org.alice, org.bob, org.carol):
         CapExceptionFactory(engineer=engineer)
     client.force_login(org.boss.user)
-    # Session and user, the viewer (2), whether the chain is everyone (a count: the chain is then
-    # no filter, else one recomputed in SQL), waiting, mine, decided, the raise form's tools.
-    with django_assert_num_queries(2 + 2 + 1 + 3 + 1):
+    # Session and user, the viewer, whether the chain is everyone (a count: the chain is then no
+    # filter, else one recomputed in SQL), waiting, mine, decided, the raise form's tools.
+    with django_assert_num_queries(2 + 1 + 1 + 3 + 1):
         page = client.get(URL).context["page"]
     assert len(page.waiting) == 3 if top else 2
 

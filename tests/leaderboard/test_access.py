@@ -54,7 +54,7 @@ def test_finance_and_admins_see_everyone(org):
 
 
 def test_the_viewer_is_resolved_in_a_fixed_number_of_queries(org, django_assert_num_queries):
-    with django_assert_num_queries(2):  # engineer and groups, then the chain
+    with django_assert_num_queries(1):  # engineer, groups and chain together
         viewer_for(org[0].user)
 
 

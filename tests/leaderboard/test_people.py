@@ -341,13 +341,13 @@ def make_org(size: int) -> dict:
     return {"boss": boss, "report": reports[0], "team": team}
 
 
-# Session and user (2), the viewer (2: engineer and groups, chain), then the page's own.
+# Session and user (2), the viewer (1: engineer, groups and chain), then the page's own.
 PAGE_QUERIES = {
     # profile, series, month to date, stored ranks + live ranks (nothing computed ahead here);
     # may the team be linked; caps (2)
-    "me": 2 + 2 + 5 + 1 + 2,
-    "engineer": 2 + 2 + 1 + 5 + 1 + 2,  # ... and the audit entry
-    "team": 2 + 2 + 1 + 3 + 1,  # may the team be seen; tree, usage and members, sparklines; budgets (1 when none)
+    "me": 2 + 1 + 5 + 1 + 2,
+    "engineer": 2 + 1 + 1 + 5 + 1 + 2,  # ... and the audit entry
+    "team": 2 + 1 + 1 + 3 + 1,  # may the team be seen; tree, usage and members, sparklines; budgets (1 when none)
 }
 
 
