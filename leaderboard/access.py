@@ -35,7 +35,8 @@ WITH RECURSIVE chain(id) AS (
 SELECT id FROM chain
 """
 # A user's engineer record (if any), whether they are in the finance group, and their reporting
-# chain (CHAIN_SQL's), in one round trip: every page asks this first.
+# chain (CHAIN_SQL's), in one round trip: every page asks this first. The chain is left out (NULL)
+# when the engineer table's version (usage migration 0010) is the one this process computed it at.
 VIEWER_SQL = """
 WITH RECURSIVE me AS (
     SELECT id FROM usage_engineer WHERE user_id = %(user)s
@@ -43,14 +44,24 @@ WITH RECURSIVE me AS (
     SELECT e.id FROM usage_engineer e JOIN me ON e.manager_id = me.id
     UNION
     SELECT e.id FROM usage_engineer e JOIN chain c ON e.manager_id = c.id
+), v AS (
+    SELECT (SELECT version FROM usage_engineer_version WHERE id = 1) AS version
 )
 SELECT (SELECT id FROM me),
        EXISTS (
            SELECT 1 FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id
            WHERE ug.user_id = %(user)s AND g.name = %(group)s
        ),
-       ARRAY(SELECT id FROM chain)
+       v.version,
+       CASE WHEN v.version IS NULL OR v.version <> %(known)s OR (SELECT id FROM me) IS DISTINCT FROM %(known_engineer)s
+            THEN ARRAY(SELECT id FROM chain) END
+FROM v
 """
+# Chains this process has computed, per database and user: (engineer table version, engineer id,
+# chain). Only long ones are kept (walking 50,000 reports took 50 ms a page for the top manager;
+# a short chain is as quick to walk as to look up), so the memory stays small.
+KEEP_CHAINS_FROM = 1000
+_chains: dict[tuple[str, int], tuple[int, int | None, frozenset[int]]] = {}
 
 
 @dataclass(frozen=True)
@@ -82,11 +93,21 @@ def viewer_for(user) -> Viewer:
     """The viewer's roles: engineer, groups and reporting chain in one query."""
     if not user.is_authenticated:
         return Viewer(user_id=None, engineer_id=None)
+    key = (connection.settings_dict["NAME"], user.pk)
+    known_version, known_engineer, known_chain = _chains.get(key, (-1, None, frozenset()))
     with connection.cursor() as cursor:
         # Raw SQL: the ORM lookups it replaces took longer to build than to run (1 ms a page).
-        cursor.execute(VIEWER_SQL, {"user": user.pk, "group": FINANCE_GROUP})
-        engineer_id, is_finance, chain_ids = cursor.fetchone()
-    chain = frozenset(chain_ids)
+        params = {"user": user.pk, "group": FINANCE_GROUP, "known": known_version, "known_engineer": known_engineer}
+        cursor.execute(VIEWER_SQL, params)
+        engineer_id, is_finance, version, chain_ids = cursor.fetchone()
+    if chain_ids is None:  # the same engineer at the same version: the chain kept
+        chain = known_chain
+    else:
+        chain = frozenset(chain_ids or ())
+        if version is not None and len(chain) >= KEEP_CHAINS_FROM:
+            _chains[key] = (version, engineer_id, chain)
+        else:
+            _chains.pop(key, None)
     return Viewer(
         user_id=user.pk, engineer_id=engineer_id, is_admin=user.is_staff, is_finance=is_finance, chain_ids=chain
     )

@@ -198,3 +198,22 @@ def test_a_zero_team_size_is_refused_with_a_message(client):
     client.login(username=admin.username, password=PASSWORD)
     response = client.post("/settings/privacy/", {"board_names": "names", "min_team_size": 0})
     assert response.status_code == 200 and b"At least 1." in response.content
+
+
+def test_a_long_chain_is_kept_by_the_process_until_the_org_chart_changes(org, monkeypatch, django_assert_num_queries):
+    """The top manager of 50,000 walked them on every page (50 ms): a long chain is kept under
+    the engineer table's version, which every write to the table moves."""
+    from leaderboard import access
+
+    monkeypatch.setattr(access, "KEEP_CHAINS_FROM", 2)
+    boss, mid, dev, outsider = org
+    first = viewer_for(boss.user)
+    assert first.chain_ids == {mid.pk, dev.pk}
+    with django_assert_num_queries(1):  # roles and the version, as always
+        assert viewer_for(boss.user).chain_ids is first.chain_ids  # kept, not walked again
+
+    Engineer.objects.filter(pk=outsider.pk).update(manager=mid)  # the org chart changes
+    assert viewer_for(boss.user).chain_ids == {mid.pk, dev.pk, outsider.pk}
+    assert viewer_for(mid.user).chain_ids == {dev.pk, outsider.pk}
+    Engineer.objects.filter(pk=dev.pk).delete()
+    assert viewer_for(boss.user).chain_ids == {mid.pk, outsider.pk}
