@@ -135,6 +135,7 @@ class TeamMenu:
     teams: list[tuple[int, str]]  # indented by depth, parents first
     ids: frozenset[int]
     options_html: str  # escaped; none selected
+    version: int | None = None  # the team table's version it was built at (None: unknown)
 
     @property
     def inline(self) -> bool:
@@ -325,7 +326,8 @@ def board_team_menu() -> TeamMenu:
         rows = json.loads(teams) if isinstance(teams, str) else (teams or [])
         tree = _team_tree([(team_id, name, parent_id) for team_id, name, parent_id in rows])
         options = "".join(f'<option value="{team_id}">{escape(label)}</option>' for team_id, label in tree)
-        menu = TeamMenu(teams=tree, ids=frozenset(team_id for team_id, _ in tree), options_html=options)
+        ids = frozenset(team_id for team_id, _ in tree)
+        menu = TeamMenu(teams=tree, ids=ids, options_html=options, version=version)
         if version is not None:
             _team_menus[database] = (version, menu)
     return menu

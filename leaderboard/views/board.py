@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.validators import RegexValidator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.cache import get_conditional_response
 
 from leaderboard.access import audit, privacy_settings, viewer_for
 from leaderboard.periods import PeriodForm
@@ -109,10 +110,19 @@ def team_menu(request: HttpRequest) -> HttpResponse:
     """Every team's `<option>`, for a board whose team menu was too big to come with the page.
     One query; the menu is rendered once per change of the team table."""
     menu = board_team_menu()
+    # 7,500 teams are 500 KB of options, fetched on each page that uses the menu: the browser
+    # keeps them and asks again with their ETag, which names the team table's version.
+    etag = None if menu.version is None else f'"teams-{menu.version}"'
+    unchanged = get_conditional_response(request, etag=etag) if etag else None
+    if unchanged is not None:
+        return unchanged
     selected = request.GET.get("team", "")
     team_id = int(selected) if selected.isdigit() and int(selected) in menu.ids else None
-    options = '<option value="">All teams</option>' + menu.options(team_id, everything=True)
-    return HttpResponse(options)
+    response = HttpResponse('<option value="">All teams</option>' + menu.options(team_id, everything=True))
+    if etag:
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, no-cache"
+    return response
 
 
 def _csv_export(request: HttpRequest, **query) -> HttpResponse:

@@ -535,3 +535,20 @@ def test_a_small_orgs_team_menu_is_in_the_page(client, privacy):
 
     assert 'hx-get="/teams/menu/"' not in page
     assert all(f'<option value="{team.pk}">' in page for team in teams)
+
+
+def test_the_team_menu_is_revalidated_by_its_etag_until_a_team_changes(client, privacy, settings):
+    """7,500 teams are 500 KB of options: the browser keeps them and asks with their ETag."""
+    settings.LEADERBOARD_TEAM_MENU_INLINE = 1
+    teams = [TeamFactory(name=f"Squad {n}") for n in range(3)]
+    client.force_login(EngineerFactory(team=teams[0]).user)
+
+    first = client.get("/teams/menu/")
+    etag = first["ETag"]
+    assert first.status_code == 200 and first["Cache-Control"] == "private, no-cache"
+    again = client.get("/teams/menu/", headers={"if-none-match": etag})
+    assert again.status_code == 304 and again.content == b""
+
+    Team.objects.filter(pk=teams[2].pk).update(name="Renamed")
+    changed = client.get("/teams/menu/", headers={"if-none-match": etag})
+    assert changed.status_code == 200 and changed["ETag"] != etag and "Renamed" in changed.content.decode()
