@@ -1,9 +1,11 @@
 """Thin Celery entry points of the billing app: ids and ISO dates in, one service call."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
 from billing.services import anomalies, evaluation, notifications, tools
 
@@ -56,11 +58,15 @@ def tool_violation_notify_task(*, violation_id: int) -> bool:
     retry_jitter=True,
     max_retries=5,
 )
-def spend_anomalies_detect_task(*, engineer_ids: list[int] | None = None, today: str | None = None) -> int:
-    """After an import (the engineers it touched) or daily by beat (everyone: no ids)."""
-    found = anomalies.spend_anomalies_detect(
-        engineer_ids=engineer_ids, today=date.fromisoformat(today) if today else None
-    )
+def spend_anomalies_detect_task(
+    *, engineer_ids: list[int] | None = None, today: str | None = None, since: str | None = None
+) -> int:
+    """After an import (the engineers it touched, from its first day) or daily by beat (everyone:
+    no ids). Never further back than ANOMALY_RESCAN_DAYS."""
+    day = date.fromisoformat(today) if today else timezone.localdate()
+    earliest = day - timedelta(days=settings.ANOMALY_RESCAN_DAYS)
+    start = max(date.fromisoformat(since), earliest) if since else earliest
+    found = anomalies.spend_anomalies_detect(engineer_ids=engineer_ids, today=day, since=start)
     return len(found)
 
 

@@ -66,6 +66,7 @@ class LoadStats:
     cost_usd: Decimal = Decimal(0)
     unmapped_cost_usd: Decimal = Decimal(0)
     engineer_ids: list[int] = field(default_factory=list)  # whose usage the batch wrote: caps re-evaluate
+    first_day: date | None = None  # the batch's earliest day: anomalies are looked for from it on
     repeated: list[Rejection] = field(default_factory=list)  # keys repeated across a streamed file's chunks
 
 
@@ -248,7 +249,7 @@ def _finish(batch: ImportBatch, format: str, role: str, stats: LoadStats, reject
     caps_evaluate_after_import(engineer_ids=stats.engineer_ids)
     from billing.services.anomalies import spend_anomalies_detect_after_import
 
-    spend_anomalies_detect_after_import(engineer_ids=stats.engineer_ids)
+    spend_anomalies_detect_after_import(engineer_ids=stats.engineer_ids, first_day=stats.first_day)
     if role == "attribution" and stats.accepted:
         _leaderboard_refresh_on_commit()
     return stats
@@ -661,6 +662,7 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         cost_usd=cost,
         unmapped_cost_usd=unmapped_cost,
         engineer_ids=engineer_ids,
+        first_day=first_day,
         repeated=repeated,
     )
 
