@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from leaderboard.access import Viewer, audit, can_view_team, privacy_settings, viewer_for
+from leaderboard.access import Viewer, audit, can_view_team, chain_is_everyone, privacy_settings, viewer_for
 from leaderboard.impact_charts import impact_scatter_figure
 from leaderboard.periods import Period, PeriodForm
 from leaderboard.selectors.impact import TEAMS_PER_MONTH_SHOWN, impact_page
@@ -93,6 +93,8 @@ def _scope(
         return "team", ids if viewer.sees_everyone else ids & _reach(viewer), name
     if viewer.sees_everyone:
         return "everyone", None, ""
+    if chain_is_everyone(viewer):  # the top manager: no filter, rather than 50,000 ids sent back
+        return "chain", None, ""
     return ("chain" if viewer.is_manager else "self"), _reach(viewer), ""
 
 

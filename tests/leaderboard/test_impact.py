@@ -380,15 +380,16 @@ def test_the_impact_and_efficiency_pages_make_the_same_number_of_queries_at_10_a
     grace = org["grace"]
     client.force_login(grace.user)
     bulk(10, first=0, team=org["platform"], batch=batch)
-    # session, user, viewer (engineer, groups and chain), privacy, people, team months
-    with django_assert_num_queries(6):
+    # session, user, viewer (engineer, groups and chain), whether the chain is everyone (a count),
+    # privacy, people, team months
+    with django_assert_num_queries(7):
         assert client.get(f"/impact/?{OCTOBER_QUERY}").status_code == 200
     # session, user, viewer, privacy, the period's board snapshot (none: summed live), the ranking
     with django_assert_num_queries(6):
         assert client.get(f"/efficiency/?{OCTOBER_QUERY}").status_code == 200
 
     bulk(490, first=10, team=org["platform"], batch=batch)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         response = client.get(f"/impact/?{OCTOBER_QUERY}")
     assert response.context["page"].people == 500
     with django_assert_num_queries(6):
@@ -492,6 +493,19 @@ def test_the_team_table_and_the_flags_list_the_costliest_and_say_what_is_left_ou
     assert page.team_months_not_shown == (1, Decimal("20.00"))
     body = response.content.decode()
     assert "The 1 other team-months ($20.00 of spend) are left out" in body
+
+
+def test_the_top_manager_sees_everyone_without_sending_their_chain(client, org):
+    """With everyone in their chain, the top manager's page is everyone's, filtered by nothing
+    (50,000 ids were sent back in the team-month query), and still says "your reporting chain"."""
+    Engineer.objects.filter(pk=org["linus"].pk).update(manager=org["grace"])
+    spend(org["ada"], "10")
+    spend(org["linus"], "20")
+    client.force_login(org["grace"].user)
+    page = client.get(f"/impact/?{OCTOBER_QUERY}").context["page"]
+    assert page.scope == "chain" and page.in_scope_people == 2
+    assert {r.team for r in page.team_months} == {"Platform", "Payments"}
+    assert all(p.in_scope for p in page.points)
 
 
 def test_flags_past_the_limit_list_idle_spend_first_then_the_costliest(monkeypatch):
