@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from leaderboard.access import Viewer, display_name
-from leaderboard.models import PrivacySettings
+from leaderboard.models import BoardSnapshot, PrivacySettings
 from leaderboard.periods import Period
 
 # What the page draws and lists at most (a company of 50,000 was a 7 MB page of 15,000 table
@@ -39,17 +39,32 @@ QUADRANTS = {
     (False, False): "low spend, few PRs",
 }
 
-# Everyone with attributed spend or outcomes in [start, end), with the team they were in on
-# `as_of`, and their spend and output over the last days of the period (flag a).
-PEOPLE_SQL = """
-WITH spend AS (
+# Each person's spend over [start, end) and over its last days (flag a): summed live over the
+# rollup, or, for a preset period, read from the period's board snapshot (whose entries hold the
+# same sums) with only the last days summed live (a quarter of the rows: 0.85 s -> 0.3 s at 50,000).
+LIVE_SPEND_SQL = """
     SELECT engineer_id, sum(cost_usd) AS cost_usd, sum(tokens) AS tokens,
            sum(cache_read_tokens) AS cache_read_tokens, sum(output_tokens) AS output_tokens,
            sum(cost_usd) FILTER (WHERE day >= %(recent)s) AS recent_cost_usd
     FROM usage_dailyusage
     WHERE day >= %(start)s AND day < %(end)s AND engineer_id IS NOT NULL
     GROUP BY engineer_id
-), outcome AS (
+"""
+SNAPSHOT_SPEND_SQL = """
+    SELECT b.engineer_id, b.cost_usd, b.tokens, b.cache_read_tokens, b.output_tokens, r.recent_cost_usd
+    FROM leaderboard_boardentry b
+    LEFT JOIN (
+        SELECT engineer_id, sum(cost_usd) AS recent_cost_usd FROM usage_dailyusage
+        WHERE day >= %(recent)s AND day < %(end)s AND engineer_id IS NOT NULL
+        GROUP BY engineer_id
+    ) r ON r.engineer_id = b.engineer_id
+    WHERE b.snapshot_id = %(snapshot)s
+"""
+
+# Everyone with attributed spend or outcomes in [start, end), with the team they were in on
+# `as_of`, and their spend and output over the last days of the period (flag a).
+PEOPLE_SQL = """
+WITH spend AS ({spend}), outcome AS (
     SELECT engineer_id,
            sum(value) FILTER (WHERE metric = 'prs_merged') AS prs_merged,
            sum(value) FILTER (WHERE metric IN ('commits', 'ai_commits')) AS commits,
@@ -236,17 +251,21 @@ def impact_page(
     today: date,
     scope_ids: frozenset[int] | None,
     scope: str,
+    snapshot: BoardSnapshot | None = None,
 ) -> ImpactPage:
     """The impact page for engineers in `scope_ids` (None: everyone) over the half-open period.
 
     Other people appear on the scatter only as context, named under the privacy setting (none
     under self_only). Flags are computed for the scope and returned only to managers, finance
-    and admins. Two queries.
+    and admins. Spend comes from the period's board `snapshot` when given (board_snapshot), else
+    it is summed live. Two queries.
     """
     as_of = min(period.end - timedelta(days=1), today)
     recent = max(period.start, min(period.end, today + timedelta(days=1)) - timedelta(days=settings.IMPACT_IDLE_DAYS))
     params = {"start": period.start, "end": period.end, "as_of": as_of, "recent": recent}
-    records = _fetch(PEOPLE_SQL, params | {"output_metrics": list(OUTPUT_METRICS)})
+    spend = SNAPSHOT_SPEND_SQL if snapshot else LIVE_SPEND_SQL
+    people_params = params | {"output_metrics": list(OUTPUT_METRICS), "snapshot": snapshot.pk if snapshot else None}
+    records = _fetch(PEOPLE_SQL.format(spend=spend), people_params)
     in_scope = [r for r in records if scope_ids is None or r["engineer_id"] in scope_ids]
     self_only = privacy.board_names == PrivacySettings.BoardNames.SELF_ONLY
     points = [

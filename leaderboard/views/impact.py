@@ -16,6 +16,7 @@ from django.utils import timezone
 from leaderboard.access import Viewer, audit, can_view_team, chain_is_everyone, privacy_settings, viewer_for
 from leaderboard.impact_charts import impact_scatter_figure
 from leaderboard.periods import Period, PeriodForm
+from leaderboard.selectors.board import board_snapshot
 from leaderboard.selectors.impact import TEAMS_PER_MONTH_SHOWN, impact_page
 from usage.models import Team, TeamMembership
 
@@ -48,7 +49,15 @@ def impact(request: HttpRequest) -> HttpResponse:
     scope, scope_ids, scope_name = _scope(viewer, period=period, today=today, **filters)
     if scope in ("engineer", "team") and scope_ids != {viewer.engineer_id}:
         audit(request.user, "view_impact", request.GET.urlencode()[:255], period=period.query())
-    page = impact_page(viewer=viewer, privacy=privacy, period=period, today=today, scope_ids=scope_ids, scope=scope)
+    page = impact_page(
+        viewer=viewer,
+        privacy=privacy,
+        period=period,
+        today=today,
+        scope_ids=scope_ids,
+        scope=scope,
+        snapshot=board_snapshot(period=period),  # a preset period's spend is summed ahead
+    )
     context = {
         "page": page,
         "viewer": viewer,

@@ -381,21 +381,22 @@ def test_the_impact_and_efficiency_pages_make_the_same_number_of_queries_at_10_a
     client.force_login(grace.user)
     bulk(10, first=0, team=org["platform"], batch=batch)
     # session, user, viewer (engineer, groups and chain), whether the chain is everyone (a count),
-    # privacy, people, team months
-    with django_assert_num_queries(7):
+    # privacy, the period's board snapshot (none: summed live), people, team months
+    with django_assert_num_queries(8):
         assert client.get(f"/impact/?{OCTOBER_QUERY}").status_code == 200
     # session, user, viewer, privacy, the period's board snapshot (none: summed live), the ranking
     with django_assert_num_queries(6):
         assert client.get(f"/efficiency/?{OCTOBER_QUERY}").status_code == 200
 
     bulk(490, first=10, team=org["platform"], batch=batch)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = client.get(f"/impact/?{OCTOBER_QUERY}")
     assert response.context["page"].people == 500
     with django_assert_num_queries(6):
         assert client.get(f"/efficiency/?{OCTOBER_QUERY}").context["board"].people == 500
-    # a team filter adds the team check, its name, its member list and the audit entry
-    with django_assert_num_queries(10):
+    # a team filter adds the team check, its name, its member list and the audit entry, and asks
+    # no count (the team, not the chain, is the scope)
+    with django_assert_num_queries(11):
         assert client.get(f"/impact/?{OCTOBER_QUERY}&team={org['platform'].pk}").status_code == 200
 
 

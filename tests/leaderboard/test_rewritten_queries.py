@@ -300,3 +300,25 @@ def test_the_efficiency_page_of_a_preset_period_reads_spend_from_the_snapshot_an
         stored = client.get("/efficiency/?start=2026-10-01&end=2026-11-01").context["board"]
     assert not any("usage_dailyusage" in q["sql"] for q in captured.captured_queries)
     assert stored == live and stored.people > 10
+
+
+def test_the_impact_page_of_a_preset_period_reads_spend_from_the_snapshot_and_shows_the_same(client):
+    """/impact/ sums only the period's last days live when the period's snapshot holds the rest."""
+    from django.contrib.auth.models import Group
+
+    from tests.factories import UserFactory
+
+    random_company(1)
+    finance = UserFactory()
+    finance.groups.add(Group.objects.get_or_create(name="finance")[0])
+    client.force_login(finance)
+    PrivacySettings.objects.create(pk=1)
+    url = "/impact/?start=2026-10-01&end=2026-11-01"
+    live = client.get(url).context["page"]  # no snapshot yet
+    board_snapshots_refresh(today=TODAY)  # its last month is October
+    with CaptureQueriesContext(connection) as captured:
+        stored = client.get(url).context["page"]
+    assert any("leaderboard_boardentry" in q["sql"] for q in captured.captured_queries)
+    assert stored.points == live.points and stored.flags == live.flags and stored.people > 10
+    assert (stored.median_cost_usd, stored.median_prs) == (live.median_cost_usd, live.median_prs)
+    assert stored.team_months == live.team_months
