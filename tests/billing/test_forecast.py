@@ -93,3 +93,33 @@ def test_periods_are_calendar_months_and_fiscal_quarters_and_years():
     assert period_bounds("year", date(2026, 11, 10)) == (date(2026, 1, 1), date(2027, 1, 1))
     assert period_bounds("year", date(2026, 3, 1), fiscal_start_month=4) == (date(2025, 4, 1), date(2026, 4, 1))
     assert period_bounds("quarter", date(2026, 3, 1), fiscal_start_month=2) == (date(2026, 2, 1), date(2026, 5, 1))
+
+
+def test_run_rates_from_the_days_with_spend_equal_the_day_by_day_means():
+    """run_rates reads only the days with spend (cap evaluation runs it 122,000 times at 50,000
+    people); the means must be those of every day of the window, missing days counting 0."""
+    import random
+
+    from billing.forecast import is_weekend
+
+    def day_by_day(history, start, end):
+        sums, counts, day = {False: Decimal(0), True: Decimal(0)}, {False: 0, True: 0}, start
+        while day < end:
+            sums[is_weekend(day)] += history.get(day, Decimal(0))
+            counts[is_weekend(day)] += 1
+            day += timedelta(days=1)
+        if not counts[False] or not counts[True]:
+            total = counts[False] + counts[True]
+            mean = (sums[False] + sums[True]) / total if total else Decimal(0)
+            return mean, mean
+        return sums[False] / counts[False], sums[True] / counts[True]
+
+    rng = random.Random(7)
+    for _ in range(200):
+        start = date(2026, 10, 1) + timedelta(days=rng.randrange(40))
+        end = start + timedelta(days=rng.randrange(0, 35))
+        history = {
+            start + timedelta(days=rng.randrange(-10, 45)): Decimal(rng.randrange(0, 10**6)) / 10**4
+            for _ in range(rng.randrange(0, 30))
+        }
+        assert run_rates(history, start=start, end=end) == day_by_day(history, start, end)
