@@ -267,6 +267,7 @@ def _summary(d: dict) -> dict:
         "me_ratio_vs_sql": me.get("ratio_vs_sql"),
         "finance_ms": (pages.get("finance") or {}).get("ms"),
         "finance_sql_ms": (pages.get("finance") or {}).get("sql_ms"),
+        "finance_computed_ms": (pages.get("finance_computed") or {}).get("ms"),
         "empty_page_ms": (pages.get("empty_page") or {}).get("ms"),  # Django's own cost per request
         "worker_peak_rss_mb": worker.get("peak_rss_mb"),
         "worker_export_mb": worker.get("file_mb"),

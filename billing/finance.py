@@ -12,21 +12,27 @@ same days of last month (`previous_end`), as /me/ does, not against all of it.
 
 from __future__ import annotations
 
+import logging
+import pickle
+import zlib
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, fields, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, Sum
 from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
 from billing.forecast import LOOKBACK_DAYS, Forecast, forecast_spend
-from billing.models import BillingLine, CapPeriod, TeamBudget
+from billing.models import BillingLine, CapPeriod, FinanceCache, TeamBudget
 from billing.seats import IdleSeats, idle_seats, seat_costs, seat_costs_by_month
 from usage.display import tool_label, vendor_label
 from usage.models import DailyUsage, Team
+
+logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 UNMAPPED = ExpressionWrapper(Q(engineer__isnull=True), output_field=BooleanField())
@@ -322,12 +328,11 @@ def _movers(lines: list[SpendLine], limit: int = MOVERS) -> list[SpendLine]:
     return ups + downs
 
 
-def _teams(metered: list[dict], start: date, seats: list[dict]) -> list[SpendLine]:
-    """Per team (the team of the day), metered and seats, with the monthly budget of its
-    subtree; a budgeted team is listed even without spend of its own. Two queries."""
-    rows = _with_seats(metered, seats, start, "team_key", "unmapped")
+def _team_lines(rows: list[dict]) -> tuple[list[SpendLine], dict[int, Decimal]]:
+    """Per team (the team of the day), metered and seats (`_with_seats` rows), each with the spend
+    of its subtree, then the (no team) / (unmapped) lines; and the subtree spend of every team
+    (a budgeted team without spend of its own still has its subtree's). One query."""
     teams = {pk: (name, parent) for pk, name, parent in Team.objects.values_list("pk", "name", "parent_id")}
-    budgets = dict(TeamBudget.objects.filter(period=CapPeriod.MONTH).values_list("team_id", "amount_usd"))
     subtree: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for row in rows:
         team_id, seen = row["team_key"], set()
@@ -335,52 +340,75 @@ def _teams(metered: list[dict], start: date, seats: list[dict]) -> list[SpendLin
             seen.add(team_id)
             subtree[team_id] += row["cost"] or ZERO
             team_id = teams[team_id][1] if team_id in teams else None
-    lines = []
-    empty = {"cost": ZERO, "previous": ZERO, "tokens": 0}
     by_team = {row["team_key"]: row for row in rows if row["team_key"] is not None}
-    for team_id in sorted(by_team.keys() | budgets.keys()):
-        lines.append(
-            _line(
-                str(team_id),
-                teams[team_id][0],
-                by_team.get(team_id, empty),
-                budget_usd=budgets.get(team_id),
-                subtree_usd=subtree[team_id],
-            )
+    lines = [
+        _line(str(team_id), teams[team_id][0], by_team[team_id], subtree_usd=subtree[team_id])
+        for team_id in sorted(by_team)
+    ]
+    lines += [
+        _line(None, "(unmapped)" if row["unmapped"] else "(no team)", row) for row in rows if row["team_key"] is None
+    ]
+    return lines, dict(subtree)
+
+
+def _teams(lines: list[SpendLine], subtree: dict[int, Decimal]) -> list[SpendLine]:
+    """The team lines with the monthly budget of each team's subtree; a budgeted team is listed
+    even without spend of its own. One query: budgets are read live (finance sets them here)."""
+    budgets = {
+        team_id: (amount, name)
+        for team_id, amount, name in TeamBudget.objects.filter(period=CapPeriod.MONTH).values_list(
+            "team_id", "amount_usd", "team__name"
         )
-    for row in rows:
-        if row["team_key"] is None:
-            lines.append(_line(None, "(unmapped)" if row["unmapped"] else "(no team)", row))
-    return _by_spend(lines)
+    }
+    listed = []
+    for line in lines:
+        if line.key is not None and int(line.key) in budgets:
+            line = replace(line, budget_usd=budgets.pop(int(line.key))[0])
+        listed.append(line)
+    empty = {"cost": ZERO, "previous": ZERO, "tokens": 0}
+    listed += [
+        _line(str(team_id), name, empty, budget_usd=amount, subtree_usd=subtree.get(team_id, ZERO))
+        for team_id, (amount, name) in budgets.items()
+    ]
+    teams = sorted((line for line in listed if line.key is not None), key=lambda line: int(line.key))
+    return _by_spend(teams + [line for line in listed if line.key is None])
 
 
-def _forecast(start: date, end: date, today: date, spent: Decimal) -> Forecast | None:
-    """Month-end projection from the company's daily spend. One query; None for other months."""
+def _forecast_history(start: date, end: date, today: date) -> dict[date, Decimal] | None:
+    """The company's metered spend per day that the month-end projection reads. One query;
+    None for a month that does not contain today (no forecast)."""
     if not start <= today < end:
         return None
     history_start = today - timedelta(days=LOOKBACK_DAYS)
-    daily = dict(
+    return dict(
         DailyUsage.objects.in_period(history_start, today + timedelta(days=1))
         .values_list("day")
         .annotate(cost=Sum("cost_usd"))
         .order_by()
     )
-    return forecast_spend(spent_usd=spent, history=daily, today=today, period_end=end, cap_usd=None)
 
 
-def _chart(start: date, end: date, seats: list[dict]) -> tuple[list[date], dict[str, list[Decimal]]]:
-    """Spend (metered and seats) per vendor and month over the last CHART_MONTHS months,
-    zero-filled. One query."""
-    months = [month_shift(start, -n) for n in range(CHART_MONTHS - 1, -1, -1)]
-    rows = (
-        DailyUsage.objects.in_period(months[0], end)
+def _chart_months(start: date) -> list[date]:
+    return [month_shift(start, -n) for n in range(CHART_MONTHS - 1, -1, -1)]
+
+
+def _chart_usage(start: date, end: date) -> list[tuple[date, str, Decimal]]:
+    """Metered spend per month and vendor over the chart's months. One query."""
+    return list(
+        DailyUsage.objects.in_period(_chart_months(start)[0], end)
         .annotate(month=TruncMonth("day"))
         .values_list("month", "vendor")
         .annotate(cost=Sum("cost_usd"))
         .order_by()
     )
+
+
+def _chart(start: date, usage: list[tuple[date, str, Decimal]], seats: list[dict]):
+    """Spend (metered and seats) per vendor and month over the last CHART_MONTHS months,
+    zero-filled: (months, {vendor: spend per month})."""
+    months = _chart_months(start)
     series: dict[str, dict[date, Decimal]] = defaultdict(dict)
-    for month, vendor, cost in rows:
+    for month, vendor, cost in usage:
         series[vendor][month] = cost
     for seat in seats:
         series[seat["vendor"]][seat["month"]] = series[seat["vendor"]].get(seat["month"], ZERO) + seat["cost_usd"]
@@ -430,51 +458,210 @@ def finance_reconciliation(*, start: date, end: date) -> list[Reconciliation]:
     ]
 
 
+@dataclass(frozen=True)
+class FinanceData:
+    """What /finance/ sums over the rollup and the seat ledger for one month: the costly part of
+    the page (seconds at 50,000 engineers), kept in FinanceCache. Budgets and the vendors' billed
+    totals are read live: they are cheap, and finance edits budgets on the page."""
+
+    vendor_rows: list[dict]  # _with_seats rows: metered and seats per group
+    product_rows: list[dict]
+    center_rows: list[dict]
+    team_lines: list[SpendLine]  # without budgets (_teams adds them)
+    subtree: dict[int, Decimal]
+    engineer_movers: list[SpendLine]
+    chart_months: list[date]
+    chart_vendors: dict[str, list[Decimal]]
+    forecast_history: dict[date, Decimal] | None
+    idle: IdleSeats
+
+
+# Bump when FinanceData (or what it holds) changes shape: entries of another format are never read.
+CACHE_FORMAT = 1
+# The versions of everything FinanceData reads. The rollup's is a sequence that imports advance
+# without waiting on each other, so an entry can be read at a version whose import was still
+# running (its rows not yet visible); that import's commit queues finance_cache_warm with its
+# time, which rebuilds every entry built before it (as board_snapshots_refresh does).
+VERSIONS_SQL = """
+SELECT concat_ws(':',
+    (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM usage_rollup_version),
+    (SELECT version FROM usage_engineer_version WHERE id = 1),
+    (SELECT version FROM usage_team_version WHERE id = 1),
+    (SELECT version FROM billing_finance_version WHERE id = 1))
+"""
+
+
+@dataclass(frozen=True)
+class _Month:
+    """The month /finance/ shows for `today`, and what its FinanceData depends on."""
+
+    start: date
+    end: date
+    before: date  # previous_end
+    idle_as_of: date
+    to_date: bool
+
+    @classmethod
+    def of(cls, start: date, today: date) -> _Month:
+        end = month_shift(start, 1)
+        return cls(
+            start,
+            end,
+            previous_end(start=start, today=today),
+            min(end - timedelta(days=1), today),
+            start <= today < end,
+        )
+
+    def key(self, today: date) -> str:
+        # The forecast reads up to today; another month depends on today only through `before`
+        # and the idle seats' day, both in the key.
+        forecast_day = today.isoformat() if self.to_date else "-"
+        return f"{CACHE_FORMAT}:{self.start}:{self.before}:{self.idle_as_of}:{settings.IDLE_SEAT_DAYS}:{forecast_day}"
+
+
+def _versions() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(VERSIONS_SQL)
+        return cursor.fetchone()[0]
+
+
+def _compute(month: _Month, today: date) -> FinanceData:
+    """Eight queries (seven for a month that does not contain today)."""
+    start = month.start
+    seats = _seat_rows(start, month.end)
+    metered = _metered(start, month.end, month.before)
+    team_lines, subtree = _team_lines(_with_seats(metered.team, seats, start, "team_key", "unmapped"))
+    chart_months, chart_vendors = _chart(start, _chart_usage(start, month.end), seats)
+    return FinanceData(
+        vendor_rows=_with_seats(metered.vendor, seats, start, "vendor"),
+        product_rows=_with_seats(metered.product, seats, start, "vendor", "product"),
+        center_rows=_with_seats(metered.center, seats, start, "center", "unmapped"),
+        team_lines=team_lines,
+        subtree=subtree,
+        engineer_movers=metered.engineer_movers,
+        chart_months=chart_months,
+        chart_vendors=chart_vendors,
+        forecast_history=_forecast_history(start, month.end, today),
+        idle=idle_seats(as_of=month.idle_as_of, idle_days=settings.IDLE_SEAT_DAYS, limit=IDLE_SEATS_SHOWN),
+    )
+
+
+def _compute_consistent(month: _Month, today: date) -> tuple[str, FinanceData]:
+    """The versions and FinanceData read from one snapshot of the database (REPEATABLE READ), so
+    that the page's figures agree with each other while imports commit."""
+    outermost = not connection.in_atomic_block  # inside a caller's transaction (tests) it is theirs
+    with transaction.atomic():
+        if outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        versions = _versions()
+        return versions, _compute(month, today)
+
+
+STORE_SQL = """
+WITH dead AS (DELETE FROM billing_financecache WHERE versions <> %(versions)s)
+INSERT INTO billing_financecache (key, versions, built_at, payload)
+VALUES (%(key)s, %(versions)s, %(built_at)s, %(payload)s)
+ON CONFLICT (key) DO UPDATE SET versions = EXCLUDED.versions, built_at = EXCLUDED.built_at, payload = EXCLUDED.payload
+"""
+
+
+def _store(key: str, versions: str, built_at: datetime, data: FinanceData) -> None:
+    """Keep `data` under `key`; entries of other versions go, as they can never be read again
+    (versions only grow). Autocommit: two pages storing the same key at once both succeed."""
+    payload = zlib.compress(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    with connection.cursor() as cursor:
+        cursor.execute(STORE_SQL, {"key": key, "versions": versions, "built_at": built_at, "payload": payload})
+
+
+def finance_data(*, start: date, today: date) -> FinanceData:
+    """The month's FinanceData: from FinanceCache when nothing it reads has changed since it was
+    stored (one query), else computed, stored, and returned."""
+    month = _Month.of(start, today)
+    key = month.key(today)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.payload FROM billing_financecache c WHERE c.key = %s AND c.versions = ({VERSIONS_SQL})", [key]
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        try:
+            # Our own rows, written by _store (Django's database cache unpickles its rows the same way).
+            data = pickle.loads(zlib.decompress(row[0]))  # noqa: S301
+            if {f.name for f in fields(FinanceData)} != set(vars(data)):
+                raise TypeError(f"fields {sorted(vars(data))}")
+            return data
+        except Exception:  # FinanceData changed by a deploy without a CACHE_FORMAT bump: computed anew
+            logger.exception("finance cache entry %s could not be read; computing it again", key)
+    built_at = timezone.now()
+    versions, data = _compute_consistent(month, today)
+    _store(key, versions, built_at, data)
+    return data
+
+
+def finance_cache_warm(*, today: date, changed_at: datetime | None = None) -> bool:
+    """Compute the running month's FinanceData ahead of the page when what it reads has changed,
+    or it was built before `changed_at` (an import's commit: its rows may have been invisible to
+    that build). True when it computed."""
+    month = _Month.of(today.replace(day=1), today)
+    key = month.key(today)
+    entry = FinanceCache.objects.filter(key=key).values("versions", "built_at").first()
+    if entry is not None and entry["versions"] == _versions():
+        if changed_at is None or entry["built_at"] > changed_at:
+            return False
+    built_at = timezone.now()
+    versions, data = _compute_consistent(month, today)
+    _store(key, versions, built_at, data)
+    return True
+
+
 def finance_overview(*, start: date, today: date) -> FinanceOverview:
     """Everything /finance/ shows for the month starting `start`, metered usage and seats,
     against last month (its same elapsed days while the month runs: `previous_end`).
-    Eight queries whatever the number of teams, engineers, seats or rows; one more for the
-    forecast (the current month only) and one more when some vendor billed the month (its
-    usage to reconcile)."""
-    end = month_shift(start, 1)
-    before = previous_end(start=start, today=today)
-    seats = _seat_rows(start, end)
-    metered = _metered(start, end, before)
-    vendor_rows = _with_seats(metered.vendor, seats, start, "vendor")
-    vendors = _by_spend([_line(r["vendor"], vendor_label(r["vendor"]), r) for r in vendor_rows])
-    product_rows = _with_seats(metered.product, seats, start, "vendor", "product")
+    Three queries when the month's FinanceData is cached (finance_data), whatever the number of
+    teams, engineers, seats or rows: the entry, budgets, bills; one more when some vendor billed
+    the month (its usage to reconcile)."""
+    month = _Month.of(start, today)
+    data = finance_data(start=start, today=today)
+    vendors = _by_spend([_line(r["vendor"], vendor_label(r["vendor"]), r) for r in data.vendor_rows])
     products = _by_spend(
-        [_line(f"{r['vendor']}/{r['product']}", tool_label(r["vendor"], r["product"]), r) for r in product_rows]
+        [_line(f"{r['vendor']}/{r['product']}", tool_label(r["vendor"], r["product"]), r) for r in data.product_rows]
     )
-    center_rows = _with_seats(metered.center, seats, start, "center", "unmapped")
-    centers = [_line(r["center"], _center_label(r["center"], r["unmapped"]), r) for r in center_rows]
-    teams = _teams(metered.team, start, seats)
+    centers = [_line(r["center"], _center_label(r["center"], r["unmapped"]), r) for r in data.center_rows]
+    teams = _teams(data.team_lines, data.subtree)
     total = sum((line.cost_usd for line in vendors), ZERO)
     seat_total = sum((line.seat_usd for line in vendors), ZERO)
-    months, chart = _chart(start, end, seats)
-    idle_as_of = min(end - timedelta(days=1), today)
+    forecast = None
+    if data.forecast_history is not None:
+        forecast = forecast_spend(
+            spent_usd=total - seat_total,
+            history=data.forecast_history,
+            today=today,
+            period_end=month.end,
+            cap_usd=None,
+        )
     return FinanceOverview(
         start=start,
-        end=end,
+        end=month.end,
         previous_start=month_shift(start, -1),
-        previous_end=before,
-        to_date=start <= today < end,
+        previous_end=month.before,
+        to_date=month.to_date,
         total_usd=total,
         previous_total_usd=sum((line.previous_usd for line in vendors), ZERO),
         total_tokens=sum(line.tokens for line in vendors),
         seat_usd=seat_total,
-        forecast=_forecast(start, end, today, total - seat_total),
+        forecast=forecast,
         vendors=vendors,
         products=products,
         teams=teams,
         cost_centers=_by_spend(centers),
         team_movers=_movers([line for line in teams if line.key is not None]),
-        engineer_movers=metered.engineer_movers,
-        reconciliation=finance_reconciliation(start=start, end=end),
-        chart_months=months,
-        chart_vendors=chart,
-        idle_seats=idle_seats(as_of=idle_as_of, idle_days=settings.IDLE_SEAT_DAYS, limit=IDLE_SEATS_SHOWN),
-        idle_as_of=idle_as_of,
+        engineer_movers=data.engineer_movers,
+        reconciliation=finance_reconciliation(start=start, end=month.end),
+        chart_months=data.chart_months,
+        chart_vendors=data.chart_vendors,
+        idle_seats=data.idle,
+        idle_as_of=month.idle_as_of,
     )
 
 

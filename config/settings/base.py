@@ -252,6 +252,11 @@ LEADERBOARD_SNAPSHOT_MAX_STALE_SECONDS = env.int("LEADERBOARD_SNAPSHOT_MAX_STALE
 # The board's team filter lists every team in the page up to this many; a bigger org's menu
 # (7,500 teams: 370 KB, two thirds of the page) is fetched when the menu is first used.
 LEADERBOARD_TEAM_MENU_INLINE = env.int("LEADERBOARD_TEAM_MENU_INLINE", default=300)
+# The running month's /finance/ figures, when what they read changed (seats, org chart, rollup).
+CELERY_BEAT_SCHEDULE["warm-finance"] = {
+    "task": "billing.tasks.finance_cache_warm_task",
+    "schedule": env.float("FINANCE_WARM_EVERY_SECONDS", default=300.0),
+}
 CELERY_BEAT_SCHEDULE["refresh-leaderboard-snapshots"] = {
     "task": "leaderboard.tasks.board_snapshots_refresh_task",
     "schedule": env.float("LEADERBOARD_REFRESH_EVERY_SECONDS", default=300.0),

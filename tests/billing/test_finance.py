@@ -262,10 +262,15 @@ def test_the_page_makes_the_same_number_of_queries_with_few_or_many_teams(client
         )
     user = finance_user()
     client.force_login(user)
-    # Session and user, the viewer (one query), then the overview's eight
-    # queries (a past month: no forecast; no bill: no reconciliation usage).
-    with django_assert_num_queries(11):
-        assert client.get(reverse("billing:finance") + "?month=2026-10").status_code == 200
+    url = reverse("billing:finance") + "?month=2026-10"
+    # Session and user, the viewer (one query), the cache lookup, then the month's figures
+    # computed in one snapshot (a savepoint here, the versions, six queries: a past month has no
+    # forecast) and stored, then budgets and the vendors' bills (none: no reconciliation).
+    with django_assert_num_queries(16):
+        assert client.get(url).status_code == 200
+    # Cached: the lookup, budgets and bills.
+    with django_assert_num_queries(6):
+        assert client.get(url).status_code == 200
 
 
 @pytest.mark.django_db
@@ -282,7 +287,10 @@ def test_the_current_month_with_a_bill_adds_the_forecast_and_the_reconciliation_
         batch=batch, dataset="anthropic_cost", dedup_key="k", day=today, vendor="anthropic", cost_usd=Decimal("9")
     )
     client.force_login(finance_user())
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(18):
+        response = client.get(reverse("billing:finance"))
+    assert response.context["o"].forecast is not None
+    with django_assert_num_queries(7):
         response = client.get(reverse("billing:finance"))
     assert response.context["o"].forecast is not None
     assert response.context["o"].reconciliation[0].attributed_usd == Decimal("1.50") * teams

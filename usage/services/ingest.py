@@ -251,7 +251,7 @@ def _finish(batch: ImportBatch, format: str, role: str, stats: LoadStats, reject
 
     spend_anomalies_detect_after_import(engineer_ids=stats.engineer_ids, first_day=stats.first_day)
     if role == "attribution" and stats.accepted:
-        _leaderboard_refresh_on_commit()
+        _precomputed_refresh_on_commit()
     return stats
 
 
@@ -259,13 +259,18 @@ def _text(value: str) -> str:
     return value.replace("\x00", "\\u0000")
 
 
-def _leaderboard_refresh_on_commit() -> None:
-    """Rebuild the precomputed boards once this import is visible (its own task: a failure there
-    never fails the import, and a burst of imports coalesces into one rebuild)."""
+def _precomputed_refresh_on_commit() -> None:
+    """Rebuild the precomputed boards and the running month's /finance/ figures once this import
+    is visible (their own tasks: a failure there never fails the import, and a burst of imports
+    coalesces into one rebuild)."""
     from leaderboard.tasks import board_snapshots_refresh_task  # leaderboard reads this app
 
+    from billing.tasks import finance_cache_warm_task
+
     def queue() -> None:
-        board_snapshots_refresh_task.delay(changed_at=timezone.now().isoformat())
+        changed_at = timezone.now().isoformat()
+        board_snapshots_refresh_task.delay(changed_at=changed_at)
+        finance_cache_warm_task.delay(changed_at=changed_at)
 
     transaction.on_commit(queue, robust=True)
 
