@@ -118,7 +118,8 @@ def table(results: dict) -> str:
         ("finance", "/finance/ from its cache, ms"),
         ("impact", "/impact/ as finance, ms"),
         ("team_board", "/?tab=teams, ms"),
-        ("team_page_root", "/teams/1/ (everyone), ms"),
+        ("team_page_root_computed", "/teams/1/ (everyone) computed, ms"),
+        ("team_page_root", "/teams/1/ from its cache, ms"),
         ("efficiency", "/efficiency/, ms"),
     ):
         info = (d.get("pages") or {}).get(key) or {}

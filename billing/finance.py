@@ -12,27 +12,22 @@ same days of last month (`previous_end`), as /me/ does, not against all of it.
 
 from __future__ import annotations
 
-import logging
-import pickle
-import zlib
 from collections import defaultdict
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, Sum
 from django.db.models.functions import TruncMonth
-from django.utils import timezone
 
 from billing.forecast import LOOKBACK_DAYS, Forecast, forecast_spend
-from billing.models import BillingLine, CapPeriod, FinanceCache, TeamBudget
+from billing.models import BillingLine, CapPeriod, TeamBudget
 from billing.seats import IdleSeats, idle_seats, seat_costs, seat_costs_by_month
 from usage.display import tool_label, vendor_label
 from usage.models import DailyUsage, Team
-
-logger = logging.getLogger(__name__)
+from usage.services.computed import ENGINEERS, ROLLUP, TEAMS, compute_and_store, computed, computed_entry, versions_sql
 
 ZERO = Decimal(0)
 UNMAPPED = ExpressionWrapper(Q(engineer__isnull=True), output_field=BooleanField())
@@ -476,19 +471,10 @@ class FinanceData:
     idle: IdleSeats
 
 
-# Bump when FinanceData (or what it holds) changes shape: entries of another format are never read.
-CACHE_FORMAT = 1
-# The versions of everything FinanceData reads. The rollup's is a sequence that imports advance
-# without waiting on each other, so an entry can be read at a version whose import was still
-# running (its rows not yet visible); that import's commit queues finance_cache_warm with its
-# time, which rebuilds every entry built before it (as board_snapshots_refresh does).
-VERSIONS_SQL = """
-SELECT concat_ws(':',
-    (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM usage_rollup_version),
-    (SELECT version FROM usage_engineer_version WHERE id = 1),
-    (SELECT version FROM usage_team_version WHERE id = 1),
-    (SELECT version FROM billing_finance_version WHERE id = 1))
-"""
+# Everything FinanceData reads: the rollup, engineers (names, cost centers), teams, and the seat
+# ledger with team memberships (billing_finance_version, migration billing/0005).
+VERSIONS_SQL = versions_sql(ROLLUP, ENGINEERS, TEAMS, "(SELECT version FROM billing_finance_version WHERE id = 1)")
+CACHE_KIND = "finance"
 
 
 @dataclass(frozen=True)
@@ -516,13 +502,7 @@ class _Month:
         # The forecast reads up to today; another month depends on today only through `before`
         # and the idle seats' day, both in the key.
         forecast_day = today.isoformat() if self.to_date else "-"
-        return f"{CACHE_FORMAT}:{self.start}:{self.before}:{self.idle_as_of}:{settings.IDLE_SEAT_DAYS}:{forecast_day}"
-
-
-def _versions() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute(VERSIONS_SQL)
-        return cursor.fetchone()[0]
+        return f"{self.start}:{self.before}:{self.idle_as_of}:{settings.IDLE_SEAT_DAYS}:{forecast_day}"
 
 
 def _compute(month: _Month, today: date) -> FinanceData:
@@ -546,72 +526,29 @@ def _compute(month: _Month, today: date) -> FinanceData:
     )
 
 
-def _compute_consistent(month: _Month, today: date) -> tuple[str, FinanceData]:
-    """The versions and FinanceData read from one snapshot of the database (REPEATABLE READ), so
-    that the page's figures agree with each other while imports commit."""
-    outermost = not connection.in_atomic_block  # inside a caller's transaction (tests) it is theirs
-    with transaction.atomic():
-        if outermost:
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        versions = _versions()
-        return versions, _compute(month, today)
-
-
-STORE_SQL = """
-WITH dead AS (DELETE FROM billing_financecache WHERE versions <> %(versions)s)
-INSERT INTO billing_financecache (key, versions, built_at, payload)
-VALUES (%(key)s, %(versions)s, %(built_at)s, %(payload)s)
-ON CONFLICT (key) DO UPDATE SET versions = EXCLUDED.versions, built_at = EXCLUDED.built_at, payload = EXCLUDED.payload
-"""
-
-
-def _store(key: str, versions: str, built_at: datetime, data: FinanceData) -> None:
-    """Keep `data` under `key`; entries of other versions go, as they can never be read again
-    (versions only grow). Autocommit: two pages storing the same key at once both succeed."""
-    payload = zlib.compress(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL), 1)
-    with connection.cursor() as cursor:
-        cursor.execute(STORE_SQL, {"key": key, "versions": versions, "built_at": built_at, "payload": payload})
-
-
 def finance_data(*, start: date, today: date) -> FinanceData:
-    """The month's FinanceData: from FinanceCache when nothing it reads has changed since it was
-    stored (one query), else computed, stored, and returned."""
+    """The month's FinanceData: read back while nothing it reads has changed since it was
+    computed (one query), else computed and kept (usage.services.computed)."""
     month = _Month.of(start, today)
-    key = month.key(today)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT c.payload FROM billing_financecache c WHERE c.key = %s AND c.versions = ({VERSIONS_SQL})", [key]
-        )
-        row = cursor.fetchone()
-    if row is not None:
-        try:
-            # Our own rows, written by _store (Django's database cache unpickles its rows the same way).
-            data = pickle.loads(zlib.decompress(row[0]))  # noqa: S301
-            if {f.name for f in fields(FinanceData)} != set(vars(data)):
-                raise TypeError(f"fields {sorted(vars(data))}")
-            return data
-        except Exception:  # FinanceData changed by a deploy without a CACHE_FORMAT bump: computed anew
-            logger.exception("finance cache entry %s could not be read; computing it again", key)
-    built_at = timezone.now()
-    versions, data = _compute_consistent(month, today)
-    _store(key, versions, built_at, data)
-    return data
+    return computed(
+        kind=CACHE_KIND,
+        key=month.key(today),
+        versions=VERSIONS_SQL,
+        compute=lambda: _compute(month, today),
+        of=FinanceData,
+    )
 
 
 def finance_cache_warm(*, today: date, changed_at: datetime | None = None) -> bool:
     """Compute the running month's FinanceData ahead of the page when what it reads has changed,
     or it was built before `changed_at` (an import's commit: its rows may have been invisible to
-    that build). True when it computed."""
+    that build, usage.services.computed). True when it computed."""
     month = _Month.of(today.replace(day=1), today)
     key = month.key(today)
-    entry = FinanceCache.objects.filter(key=key).values("versions", "built_at").first()
-    if entry is not None and entry["versions"] == _versions():
-        if changed_at is None or entry["built_at"] > changed_at:
-            return False
-    built_at = timezone.now()
-    versions, data = _compute_consistent(month, today)
-    _store(key, versions, built_at, data)
+    built_at = computed_entry(kind=CACHE_KIND, key=key, versions=VERSIONS_SQL)
+    if built_at is not None and (changed_at is None or built_at > changed_at):
+        return False
+    compute_and_store(kind=CACHE_KIND, key=key, versions=VERSIONS_SQL, compute=lambda: _compute(month, today))
     return True
 
 

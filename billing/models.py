@@ -411,17 +411,3 @@ class SpendAnomaly(models.Model):
 
     def __str__(self) -> str:
         return f"{self.engineer_id} {self.day} {self.rule} ${self.amount_usd}"
-
-
-class FinanceCache(models.Model):
-    """What /finance/ sums over the rollup and the seat ledger for one month
-    (billing.finance.FinanceData, pickled), under the versions of the tables it was read from:
-    served only while none of them has changed since."""
-
-    key = models.CharField(max_length=100, primary_key=True)
-    versions = models.CharField(max_length=100)
-    built_at = models.DateTimeField()
-    payload = models.BinaryField()
-
-    def __str__(self) -> str:
-        return f"{self.key} @ {self.versions}"

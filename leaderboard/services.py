@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from leaderboard.models import BoardSnapshot, WeeklyRanking
 from leaderboard.periods import PRESETS, Period, preset_period
 from leaderboard.selectors.board_sql import SCOPE_CTE, TEAM_TOTALS_SQL, TOPS_SQL
+from usage.services.computed import one_snapshot
 
 # Weeks of "my rank over time" on /me/.
 RANK_WEEKS = 12
@@ -198,11 +199,8 @@ def board_snapshots_refresh(*, today: date | None = None, changed_at: datetime |
     """
     today = today or timezone.localdate()
     started = time.perf_counter()
-    outermost = not connection.in_atomic_block  # inside a caller's transaction (tests) it is theirs
-    with transaction.atomic():
+    with one_snapshot():
         with connection.cursor() as cursor:
-            if outermost:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [REFRESH_LOCK])
             if not cursor.fetchone()[0]:
                 raise RefreshBusy("another leaderboard refresh is running")

@@ -468,3 +468,20 @@ class RawRetention(models.Model):
 
     def __str__(self) -> str:
         return f"raw usage kept from {self.pruned_before or 'the start'}"
+
+
+class ComputedCache(models.Model):
+    """A costly read's result (usage.services.computed), pickled, under the versions of the tables
+    it was read from: served only while none of them has changed since."""
+
+    key = models.CharField(max_length=200, primary_key=True)  # "<kind>:<what was asked>"
+    kind = models.CharField(max_length=50)
+    versions = models.CharField(max_length=200)
+    built_at = models.DateTimeField()
+    payload = models.BinaryField()
+
+    class Meta:
+        indexes = [models.Index(fields=["kind"], name="computed_cache_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.versions}"

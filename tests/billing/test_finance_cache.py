@@ -1,6 +1,7 @@
-"""/finance/'s figures kept under the versions of what they read (billing.finance.finance_data):
-a cached page equals a live one, any write to the rollup, seats, memberships, engineers or
-teams is seen on the next view, and the warm task computes ahead of the page after an import."""
+"""/finance/'s figures kept under the versions of what they read (billing.finance.finance_data
+over usage.services.computed): a cached page equals a live one, any write to the rollup, seats,
+memberships, engineers or teams is seen on the next view, and the warm task computes ahead of the
+page after an import."""
 
 import pickle
 import zlib
@@ -13,17 +14,17 @@ from django.db import connection
 from django.utils import timezone
 
 from billing.finance import finance_cache_warm, finance_overview
-from billing.models import FinanceCache, SeatAssignment, TeamBudget
+from billing.models import SeatAssignment, TeamBudget
 from tests.billing.test_finance import OCTOBER, a_month_of_usage
 from tests.factories import DailyUsageFactory, EngineerFactory, TeamBudgetFactory, TeamFactory
-from usage.models import Engineer, Team, TeamMembership
+from usage.models import ComputedCache, Engineer, Team, TeamMembership
 
 TODAY = date(2026, 10, 20)  # October runs: the forecast and the same-days comparison apply
 
 
 def live(**kwargs):
     """The overview computed from the tables, the cache emptied first."""
-    FinanceCache.objects.all().delete()
+    ComputedCache.objects.all().delete()
     return finance_overview(**kwargs)
 
 
@@ -40,7 +41,7 @@ def test_a_cached_overview_equals_the_live_one(today):
     a_month_of_usage(teams=3)
     with_seats()
     computed = finance_overview(start=OCTOBER, today=today)
-    assert FinanceCache.objects.count() == 1
+    assert ComputedCache.objects.count() == 1
     cached = finance_overview(start=OCTOBER, today=today)
     assert cached == computed == live(start=OCTOBER, today=today)
     assert cached.total_usd > 0 and cached.seat_usd > 0 and cached.idle_seats.count >= 0
@@ -89,10 +90,10 @@ def test_entries_of_older_versions_are_dropped_when_a_new_one_is_stored():
     a_month_of_usage(teams=1)
     finance_overview(start=OCTOBER, today=TODAY)
     finance_overview(start=date(2026, 9, 1), today=TODAY)
-    assert FinanceCache.objects.count() == 2
+    assert ComputedCache.objects.count() == 2
     rollup_row()
     finance_overview(start=OCTOBER, today=TODAY)
-    assert list(FinanceCache.objects.values_list("key", flat=True)) == [f"1:{OCTOBER}:2026-09-21:{TODAY}:30:{TODAY}"]
+    assert list(ComputedCache.objects.values_list("key", flat=True)) == [f"finance:{OCTOBER}:2026-09-21:{TODAY}:30:{TODAY}"]
 
 
 @pytest.mark.django_db
@@ -100,10 +101,10 @@ def test_an_unreadable_entry_is_computed_again(caplog):
     a_month_of_usage(teams=1)
     computed = finance_overview(start=OCTOBER, today=TODAY)
     for payload in (b"not a pickle", zlib.compress(pickle.dumps(SimpleNamespace(vendor_rows=[])))):
-        FinanceCache.objects.update(payload=payload)
+        ComputedCache.objects.update(payload=payload)
         assert finance_overview(start=OCTOBER, today=TODAY) == computed
         assert "could not be read" in caplog.text
-        assert bytes(FinanceCache.objects.get().payload) != payload
+        assert bytes(ComputedCache.objects.get().payload) != payload
 
 
 @pytest.mark.django_db
@@ -111,7 +112,7 @@ def test_the_warm_computes_the_running_month_once_until_something_changes(django
     a_month_of_usage(teams=2)
     assert finance_cache_warm(today=TODAY) is True
     assert finance_cache_warm(today=TODAY) is False
-    built_at = FinanceCache.objects.get().built_at
+    built_at = ComputedCache.objects.get().built_at
     # An import that committed after the entry was built: its rows may have been invisible then.
     assert finance_cache_warm(today=TODAY, changed_at=built_at + timedelta(seconds=1)) is True
     assert finance_cache_warm(today=TODAY, changed_at=built_at - timedelta(seconds=1)) is False
@@ -128,8 +129,8 @@ def test_an_import_warms_the_running_month_on_commit(samples):
 
     call_command("import_org", str(samples / "org.csv"), stdout=None)
     call_command("import_usage", str(samples / "claude_code_analytics.json"), stdout=None)
-    (entry,) = FinanceCache.objects.all()
-    assert entry.key.split(":")[1] == str(timezone.localdate().replace(day=1))
+    (entry,) = ComputedCache.objects.all()
+    assert entry.key.split(":")[:2] == ["finance", str(timezone.localdate().replace(day=1))]
     with connection.cursor() as cursor:
         cursor.execute("SELECT version FROM billing_finance_version")
         assert cursor.fetchone()[0] > 0
@@ -142,11 +143,11 @@ def test_budgets_are_read_live_on_a_cached_page():
     parent = TeamFactory(name="Parent")  # no spend of its own; its child has
     Team.objects.filter(name="Team 0").update(parent=parent)
     finance_overview(start=OCTOBER, today=TODAY)
-    built_at = FinanceCache.objects.get().built_at
+    built_at = ComputedCache.objects.get().built_at
     TeamBudgetFactory(team=parent, period="month", amount_usd=Decimal("50.00"))
     TeamBudget.objects.filter(team__name="Team 1").update(amount_usd=Decimal("5.00"))
     teams = {line.label: line for line in finance_overview(start=OCTOBER, today=TODAY).teams}
-    assert FinanceCache.objects.get().built_at == built_at  # read, not computed again
+    assert ComputedCache.objects.get().built_at == built_at  # read, not computed again
     assert teams["Parent"].budget_usd == Decimal("50.00")
     assert teams["Parent"].cost_usd == 0 and teams["Parent"].subtree_usd == teams["Team 0"].cost_usd > 0
     assert teams["Team 1"].budget_usd == Decimal("5.00")

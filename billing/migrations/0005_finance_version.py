@@ -1,22 +1,13 @@
-from django.db import migrations, models
+from django.db import migrations
 
 
 class Migration(migrations.Migration):
     dependencies = [
         ("billing", "0004_seat_last_activity"),
-        ("usage", "0010_engineer_version"),
+        ("usage", "0011_computed_cache"),
     ]
 
     operations = [
-        migrations.CreateModel(
-            name="FinanceCache",
-            fields=[
-                ("key", models.CharField(max_length=100, primary_key=True, serialize=False)),
-                ("versions", models.CharField(max_length=100)),
-                ("built_at", models.DateTimeField()),
-                ("payload", models.BinaryField()),
-            ],
-        ),
         # The version of the other tables /finance/ reads (the seat ledger and team memberships),
         # as usage_team_version is for teams: a row, so that the new version is seen only together
         # with the committed rows. Both are written by imports of seats and of the org chart only,
