@@ -410,16 +410,16 @@ def board_refresh() -> dict:
     }
 
 
-def _computed_empty(kind: str):
-    """A before_each that empties one kind of computed page data (usage.services.computed): the
-    page is then timed as computed, the first view after a change."""
+def _computed_empty(*kinds: str):
+    """A before_each that empties these kinds of computed page data (usage.services.computed):
+    the page is then timed as computed, the first view after a change."""
 
     def empty() -> None:
         try:
             from usage.models import ComputedCache
         except ImportError:  # a build from before the cache
             return
-        ComputedCache.objects.filter(kind=kind).delete()
+        ComputedCache.objects.filter(kind__in=kinds).delete()
 
     return empty
 
@@ -453,7 +453,8 @@ def pages(*, company: dict, repeats: int) -> dict:
         plan["finance_computed"] = (finance_client, "/finance/", max(3, repeats // 5), _computed_empty("finance"))
         plan["finance"] = (finance_client, "/finance/", repeats)
         # The other pages that aggregate live over the rollup, as finance (everyone in scope).
-        plan["impact"] = (finance_client, "/impact/", 3)
+        plan["impact_computed"] = (finance_client, "/impact/", 3, _computed_empty("impact_people", "impact_teams"))
+        plan["impact"] = (finance_client, "/impact/", 5)
         plan["team_board"] = (finance_client, "/?tab=teams", 3)
         plan["team_page_root_computed"] = (finance_client, "/teams/1/", 3, _computed_empty("team"))
         plan["team_page_root"] = (finance_client, "/teams/1/", repeats)

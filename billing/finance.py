@@ -27,7 +27,16 @@ from billing.models import BillingLine, CapPeriod, TeamBudget
 from billing.seats import IdleSeats, idle_seats, seat_costs, seat_costs_by_month
 from usage.display import tool_label, vendor_label
 from usage.models import DailyUsage, Team
-from usage.services.computed import ENGINEERS, ROLLUP, TEAMS, compute_and_store, computed, computed_entry, versions_sql
+from usage.services.computed import (
+    ENGINEERS,
+    MEMBERSHIPS,
+    ROLLUP,
+    TEAMS,
+    compute_and_store,
+    computed,
+    computed_entry,
+    versions_sql,
+)
 
 ZERO = Decimal(0)
 UNMAPPED = ExpressionWrapper(Q(engineer__isnull=True), output_field=BooleanField())
@@ -471,9 +480,11 @@ class FinanceData:
     idle: IdleSeats
 
 
-# Everything FinanceData reads: the rollup, engineers (names, cost centers), teams, and the seat
-# ledger with team memberships (billing_finance_version, migration billing/0005).
-VERSIONS_SQL = versions_sql(ROLLUP, ENGINEERS, TEAMS, "(SELECT version FROM billing_finance_version WHERE id = 1)")
+# Everything FinanceData reads: the rollup, engineers (names, cost centers), teams, memberships
+# and the seat ledger (billing_seat_version, migration billing/0005).
+VERSIONS_SQL = versions_sql(
+    ROLLUP, ENGINEERS, TEAMS, MEMBERSHIPS, "(SELECT version FROM billing_seat_version WHERE id = 1)"
+)
 CACHE_KIND = "finance"
 
 

@@ -29,8 +29,9 @@ ZERO = Decimal(0)
 # were 11M day rows and 9 s; tests/billing/test_seats.py checks it against that per-day form.
 WINDOWS_SQL = """
 WITH months AS (
-    SELECT m::date AS month, (m + interval '1 month')::date AS month_end
-    FROM generate_series(date_trunc('month', %(start)s::timestamp), %(last)s::timestamp, interval '1 month') AS m
+    -- The months as a parameter, not generate_series: the planner takes a function for 1,000 rows
+    -- and planned 6.5M windows for 116,000 (index scans and on-disk sorts: 1.0 s, now 0.85 s).
+    SELECT m AS month, (m + interval '1 month')::date AS month_end FROM unnest(%(months)s::date[]) AS m
 ),
 windows AS (
     SELECT * FROM (
@@ -92,7 +93,12 @@ SEAT_KEYS = {
 
 
 def _params(start: date, end: date) -> dict:
-    return {"start": start, "last": end - timedelta(days=1)}
+    last = end - timedelta(days=1)
+    months, month = [], start.replace(day=1)
+    while month <= last:
+        months.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return {"start": start, "last": last, "months": months}
 
 
 def seat_costs(*, start: date, end: date, keys: tuple[str, ...]) -> list[dict]:

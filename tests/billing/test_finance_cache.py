@@ -132,7 +132,7 @@ def test_an_import_warms_the_running_month_on_commit(samples):
     (entry,) = ComputedCache.objects.all()
     assert entry.key.split(":")[:2] == ["finance", str(timezone.localdate().replace(day=1))]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT version FROM billing_finance_version")
+        cursor.execute("SELECT version FROM usage_membership_version")
         assert cursor.fetchone()[0] > 0
     assert entry.built_at > datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from leaderboard.models import PrivacySettings
 from leaderboard.periods import Period
 from leaderboard.selectors.impact import impact_page
 from tests.factories import DailyUsageFactory, EngineerFactory, TeamFactory, UserFactory
-from usage.models import DailyUsage, Engineer, ImpactRecord, ImportBatch
+from usage.models import ComputedCache, DailyUsage, Engineer, ImpactRecord, ImportBatch, TeamMembership
 
 OCTOBER = Period(date(2026, 10, 1), date(2026, 11, 1))
 OCTOBER_QUERY = "start=2026-10-01&end=2026-11-01"
@@ -381,22 +381,28 @@ def test_the_impact_and_efficiency_pages_make_the_same_number_of_queries_at_10_a
     client.force_login(grace.user)
     bulk(10, first=0, team=org["platform"], batch=batch)
     # session, user, viewer (engineer, groups and chain), whether the chain is everyone (a count),
-    # privacy, the period's board snapshot (none: summed live), people, team months
-    with django_assert_num_queries(8):
+    # privacy, the period's board snapshot (none: summed live), then people and team months, each
+    # computed and kept (usage.services.computed: the lookup, a savepoint here, the versions, the
+    # query, the release, the store)
+    with django_assert_num_queries(6 + 6 + 6):
+        assert client.get(f"/impact/?{OCTOBER_QUERY}").status_code == 200
+    # ... and read back while nothing changed: one lookup each
+    with django_assert_num_queries(6 + 1 + 1):
         assert client.get(f"/impact/?{OCTOBER_QUERY}").status_code == 200
     # session, user, viewer, privacy, the period's board snapshot (none: summed live), the ranking
     with django_assert_num_queries(6):
         assert client.get(f"/efficiency/?{OCTOBER_QUERY}").status_code == 200
 
     bulk(490, first=10, team=org["platform"], batch=batch)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(6 + 6 + 6):
         response = client.get(f"/impact/?{OCTOBER_QUERY}")
     assert response.context["page"].people == 500
     with django_assert_num_queries(6):
         assert client.get(f"/efficiency/?{OCTOBER_QUERY}").context["board"].people == 500
     # a team filter adds the team check, its name, its member list and the audit entry, and asks
-    # no count (the team, not the chain, is the scope)
-    with django_assert_num_queries(11):
+    # no count (the team, not the chain, is the scope); both reads are kept (the team holds the
+    # same people as Grace's chain here: the same scope)
+    with django_assert_num_queries(9 + 1 + 1):
         assert client.get(f"/impact/?{OCTOBER_QUERY}&team={org['platform'].pk}").status_code == 200
 
 
@@ -521,3 +527,28 @@ def test_flags_past_the_limit_list_idle_spend_first_then_the_costliest(monkeypat
     ]
     page = ImpactPage(OCTOBER, "everyone", [], None, None, [], flags, 4, 4, False)
     assert [f.name for f in page.flags_shown] == ["C", "D", "B"]
+
+
+@pytest.mark.parametrize("write", ["outcome", "membership", "spend"])
+def test_a_write_to_outcomes_memberships_or_spend_is_on_the_next_view_of_the_kept_page(client, org, batch, write):
+    spend(org["ada"], "10")
+    outcome(batch, org["ada"], "prs_merged", 2)
+    client.force_login(org["grace"].user)
+
+    def ada():
+        page = client.get(f"/impact/?{OCTOBER_QUERY}").context["page"]
+        (point,) = [p for p in page.points if p.engineer_id == org["ada"].pk]
+        return point, page.team_months
+
+    before = ada()
+    assert ada() == before  # read back
+    if write == "outcome":
+        outcome(batch, org["ada"], "prs_merged", 3, day=date(2026, 10, 7))
+    elif write == "membership":
+        TeamMembership.objects.filter(engineer=org["ada"]).update(team=org["payments"])
+    else:
+        spend(org["ada"], "5", day=date(2026, 10, 8))
+    after = ada()
+    assert after != before
+    ComputedCache.objects.all().delete()
+    assert ada() == after

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 ROLLUP = "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM usage_rollup_version)"
 ENGINEERS = "(SELECT version FROM usage_engineer_version WHERE id = 1)"
 TEAMS = "(SELECT version FROM usage_team_version WHERE id = 1)"
+MEMBERSHIPS = "(SELECT version FROM usage_membership_version WHERE id = 1)"
+IMPACT = "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM usage_impact_version)"
 
 
 @contextmanager
