@@ -7,6 +7,7 @@ the exact difference between the rows replaced and the rows written, in one tran
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -263,9 +264,8 @@ def _precomputed_refresh_on_commit() -> None:
     """Rebuild the precomputed boards and the running month's /finance/ figures once this import
     is visible (their own tasks: a failure there never fails the import, and a burst of imports
     coalesces into one rebuild)."""
-    from leaderboard.tasks import board_snapshots_refresh_task  # leaderboard reads this app
-
     from billing.tasks import finance_cache_warm_task
+    from leaderboard.tasks import board_snapshots_refresh_task  # leaderboard reads this app
 
     def queue() -> None:
         changed_at = timezone.now().isoformat()
@@ -291,12 +291,117 @@ def copy_frame(cursor, table: str, frame: pd.DataFrame, columns: list[str]) -> N
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
     with cursor.copy(sql) as copy:
         for start in range(0, len(frame), COPY_CHUNK_ROWS):
-            part = frame.iloc[start : start + COPY_CHUNK_ROWS]
-            cells = [_csv_cells(part[name]) for name in columns]
-            copy.write("\n".join(map(",".join, zip(*cells, strict=True))) + "\n")
+            copy.write(_copy_text(frame.iloc[start : start + COPY_CHUNK_ROWS], columns))
 
 
 CSV_SPECIAL = (",", '"', "\n", "\r", "\\")
+
+
+def _copy_text(part: pd.DataFrame, columns: list[str]) -> bytes:
+    """The rows as COPY CSV. A column at a time (pandas' to_csv spent a second per 200,000 rows),
+    each value as it is: the text's counts of commas, line breaks, quotes, carriage returns and
+    backslashes then tell whether some value held one and had to be quoted, and only then is each
+    cell looked at (_csv_cells). Adjacent integer and boolean columns are written at once."""
+    groups = [
+        (names, _number_cells([part[name].to_numpy() for name in names]) if numbers else None)
+        for numbers, names in _runs(part, columns)
+    ]
+
+    def rows_text(cells_of) -> tuple[str, int]:
+        """The rows' text, each column's cells and NULLs given by `cells_of`, but runs of numbers."""
+        cells, nulls = [], 0
+        for names, run in groups:
+            if run is not None:
+                cells.append(run)
+                continue
+            for name in names:
+                column, missing = cells_of(part[name])
+                cells.append(column)
+                nulls += missing
+        return _rows_text(cells), nulls
+
+    try:
+        text, nulls = rows_text(functools.partial(_plain_cells, missing_text=False))
+    except TypeError:  # a missing value in a text column (NaN is no str): looked for in each
+        text, nulls = rows_text(functools.partial(_plain_cells, missing_text=True))
+    data = text.encode()
+    found = np.frombuffer(data, dtype=np.uint8)
+    if (
+        np.count_nonzero(found == ord(",")) == len(part) * (len(columns) - 1)
+        and np.count_nonzero(found == ord("\n")) == len(part)
+        and np.count_nonzero(found == ord("\\")) == nulls  # each NULL's \N
+        and b'"' not in data
+        and b"\r" not in data
+    ):
+        return data
+    return rows_text(lambda column: (_csv_cells(column), 0))[0].encode()
+
+
+def _plain_cells(column: pd.Series, *, missing_text: bool) -> tuple[list[str], int]:
+    """A column's cells without quoting (NULL as \\N) and how many are NULL. A text column's
+    missing values are looked for only if `missing_text`."""
+    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_integer_dtype(column):
+        return _csv_cells(column), 0
+    if isinstance(column.dtype, pd.StringDtype) and not missing_text:
+        return column.tolist(), 0
+    missing = column.isna().to_numpy()
+    values = column.to_numpy(dtype=object, copy=True)
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        values = np.array([str(value) for value in values.tolist()], dtype=object)
+    values[missing] = "\\N"
+    return values.tolist(), int(np.count_nonzero(missing))
+
+
+def _runs(part: pd.DataFrame, columns: list[str]) -> list[tuple[bool, list[str]]]:
+    """The columns in order, adjacent NumPy integer and boolean columns grouped (True)."""
+    runs = []
+    for name in columns:
+        numbers = isinstance(part[name].dtype, np.dtype) and part[name].dtype.kind in "biu"
+        if numbers and runs and runs[-1][0]:
+            runs[-1][1].append(name)
+        else:
+            runs.append((numbers, [name]))
+    return runs
+
+
+def _number_cells(columns: list[np.ndarray]) -> list[str] | None:
+    """Each row's cells of these integer and boolean columns, joined by commas, as bytes built in
+    NumPy (a str() per number cost 0.15 s per million rows for each column); None for a column
+    with a negative or huge number."""
+    parts = []
+    for values in columns:
+        if values.dtype == bool:
+            parts.append(np.where(values, ord("t"), ord("f")).astype(np.uint8)[:, None])
+        elif values.min() < 0 or values.max() >= 10**18:
+            return None
+        else:
+            width = len(str(values.max()))
+            digits = np.empty((width, len(values)), dtype=np.uint8)
+            rest = values.astype(np.uint32 if width < 10 else np.int64)
+            for at in range(width - 1, -1, -1):  # by a scalar: NumPy divides fast (libdivide)
+                tens = rest // 10
+                digit = rest - tens * 10 + ord("0")
+                if at < width - 1:
+                    digit *= rest != 0  # a leading zero: NUL, deleted below
+                digits[at] = digit
+                rest = tens
+            parts.append(digits.T)
+        parts.append(np.full((len(values), 1), ord(","), dtype=np.uint8))
+    parts[-1][:] = ord("\n")
+    cells = np.hstack(parts).tobytes().translate(None, b"\0").decode("ascii").split("\n")
+    cells.pop()
+    return cells
+
+
+def _rows_text(cells: list[list[str]]) -> str:
+    """Rows of cells (a list per column), each cell followed by a comma or the row's line break:
+    one join of the lot (a join per row cost 0.8 s per million)."""
+    rows, width = len(cells[0]), 2 * len(cells)
+    pieces = [","] * (rows * width)
+    for n, values in enumerate(cells):
+        pieces[2 * n :: width] = values
+    pieces[width - 1 :: width] = ["\n"] * rows
+    return "".join(pieces)
 
 
 def _csv_cells(column: pd.Series) -> list[str]:
