@@ -93,7 +93,9 @@ def test_entries_of_older_versions_are_dropped_when_a_new_one_is_stored():
     assert ComputedCache.objects.count() == 2
     rollup_row()
     finance_overview(start=OCTOBER, today=TODAY)
-    assert list(ComputedCache.objects.values_list("key", flat=True)) == [f"finance:{OCTOBER}:2026-09-21:{TODAY}:30:{TODAY}"]
+    assert list(ComputedCache.objects.values_list("key", flat=True)) == [
+        f"finance:{OCTOBER}:2026-09-21:{TODAY}:30:{TODAY}"
+    ]
 
 
 @pytest.mark.django_db
