@@ -5,12 +5,14 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from leaderboard.periods import Period
 from leaderboard.selectors.teams import team_usage
 from tests.factories import DailyUsageFactory, EngineerFactory, TeamFactory
 from usage.models import ComputedCache, Engineer, Team
 from usage.services.computed import ENGINEERS, ROLLUP, TEAMS, computed, computed_entry, versions_sql
+from usage.services.rollup import daily_usage_rebuild
 
 VERSIONS = versions_sql(ROLLUP, ENGINEERS, TEAMS)
 OCTOBER = Period(date(2026, 10, 1), date(2026, 11, 1))
@@ -106,3 +108,23 @@ def test_each_period_and_team_is_its_own_entry_and_a_missing_team_is_none():
     assert team_usage(team_id=team.pk + 1000, period=OCTOBER) is None
     assert team_usage(team_id=team.pk + 1000, period=OCTOBER) is None
     assert ComputedCache.objects.filter(kind="team").count() == 3
+
+
+def rollup_version() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {ROLLUP}")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_a_rollup_write_moves_the_version_again_when_it_commits(django_capture_on_commit_callbacks):
+    """A page computed between an import's rollup statements and its commit reads the new version
+    but not the rows yet: the move at commit makes what it stored stale."""
+    team = a_team_with_usage()
+    with django_capture_on_commit_callbacks(execute=True):
+        daily_usage_rebuild(start=date(2026, 10, 1), end=date(2026, 11, 1))
+        during = rollup_version()
+        stored_during = team_usage(team_id=team.pk, period=OCTOBER)  # here it sees the rows; a race would not
+    assert rollup_version() > during
+    assert computed_entry(kind="team", key=f"{team.pk}:{OCTOBER.start}:{OCTOBER.end}", versions=VERSIONS) is None
+    assert team_usage(team_id=team.pk, period=OCTOBER) == stored_during

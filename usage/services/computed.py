@@ -5,9 +5,9 @@ once, in one consistent snapshot, and stores it pickled with the versions it was
 view whose versions all match reads it back in one query; any write to those tables moves a
 version, and the next view computes it again. So an entry is never older than the tables, with one
 exception: the rollup's version is a sequence that imports advance without waiting on each other,
-so an entry built while an import was committing can carry its version without its rows. Callers
-that need it exact rebuild entries built before an import's commit (billing.finance's warm task,
-as leaderboard.services.board_snapshots_refresh does for the boards).
+so an entry built while an import was committing could carry its version without its rows: every
+writer of those tables moves them again at commit (versions_move_on_commit), which makes such an
+entry stale.
 """
 
 from __future__ import annotations
@@ -44,6 +44,19 @@ def one_snapshot() -> Iterator[None]:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         yield
+
+
+def versions_move_on_commit() -> None:
+    """Move the rollup's and impact records' versions again once the caller's transaction
+    commits. Their triggers move them when a statement writes, before the rows are visible: a
+    result computed meanwhile would carry the new version without those rows, and be read back
+    until the next write. Moved at commit, such a result is older than the tables again."""
+
+    def move() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval('usage_rollup_version'), nextval('usage_impact_version')")
+
+    transaction.on_commit(move, robust=True)
 
 
 def versions_sql(*parts: str) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 from django.db import connection
 
 from usage.importers.base import IMPACT_COLUMNS
+from usage.services.computed import versions_move_on_commit
 
 STAGE_IMPACT_DDL = """
 CREATE TEMP TABLE stage_impact (
@@ -55,6 +56,7 @@ def load_impact(*, batch_id: int, dataset: str, frame: pd.DataFrame):
 
     if frame.empty:
         return LoadStats()
+    versions_move_on_commit()
     with connection.cursor() as cursor:
         cursor.execute(STAGE_IMPACT_DDL)
         copy_frame(cursor, "stage_impact", frame, list(IMPACT_COLUMNS))
@@ -83,6 +85,7 @@ WHERE i.id = r.id AND r.engineer_id IS NULL AND COALESCE(vi.engineer_id, e.id, g
 def impact_reattribute() -> int:
     """Point unmapped impact rows at whoever their identity names now (after an org chart or
     identity map import). Idempotent; returns the number of rows that found their person."""
+    versions_move_on_commit()
     with connection.cursor() as cursor:
         cursor.execute(REATTRIBUTE_SQL)
         return cursor.rowcount

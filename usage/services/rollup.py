@@ -6,6 +6,8 @@ from datetime import date
 
 from django.db import connection, transaction
 
+from .computed import versions_move_on_commit
+
 # Sums a temp table `rollup_delta` (sign, day, engineer_id, vendor, product, model_canonical,
 # token columns, requests, cost_usd, cost_source) by rollup key. The team is the engineer's
 # team on that day (TeamMembership, valid_to exclusive).
@@ -102,6 +104,7 @@ WHERE {_key_match(engineer)} AND du.tokens = 0 AND du.requests = 0 AND du.cost_u
 
 def rollup_apply_delta(cursor) -> None:
     """Apply the temp table `rollup_delta` to DailyUsage (caller holds the transaction)."""
+    versions_move_on_commit()
     cursor.execute(AGGREGATE_DELTA_SQL)
     cursor.execute("CREATE TEMP TABLE rollup_applied (delta_id bigint) ON COMMIT DROP")
     for sql in UPDATE_EXISTING_SQL:
