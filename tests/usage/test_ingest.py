@@ -347,6 +347,27 @@ def test_a_row_repeated_in_a_later_chunk_counts_once_and_the_earlier_is_reported
     assert rejected.location == "line 2" and "later one counts" in rejected.reason
 
 
+def test_a_row_repeated_where_two_time_ordered_chunks_meet_counts_once(ingest, ada, small_chunks):
+    # Chunks [1, 2, 3] and [3, 4, 5] overlap only at second 3: the repeat there is still found.
+    lines = [event(1), event(2), event(3, tokens=100), event(3, tokens=999), event(4), event(5)]
+    batch = ingest((EVENT_HEADER + "".join(lines)).encode(), filename="events.csv")
+    assert batch.status == ImportBatch.Status.DONE, batch.error
+    assert totals()["tokens"] == 999 + 4 * 100
+    assert RejectedRow.objects.get(batch=batch).location == "line 4"
+
+
+def test_chunks_whose_times_do_not_overlap_skip_the_search_for_repeats(ingest, ada, small_chunks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    lines = [event(n, tokens=100 + n) for n in range(9)]
+    with CaptureQueriesContext(connection) as queries:
+        batch = ingest((EVENT_HEADER + "".join(lines)).encode(), filename="events.csv")
+    assert batch.status == ImportBatch.Status.DONE, batch.error
+    assert totals()["tokens"] == sum(100 + n for n in range(9))
+    assert not [q for q in queries.captured_queries if "DELETE FROM stage_usage s USING" in q["sql"]]
+
+
 def test_a_bad_byte_in_a_later_chunk_fails_the_file_and_stores_nothing(ingest, ada, small_chunks):
     raw = (EVENT_HEADER + "".join(event(n) for n in range(7))).encode() + b"\xff\xfe broken\n"
     batch = ingest(raw, filename="events.csv")

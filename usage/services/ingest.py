@@ -466,6 +466,22 @@ RETURNING s.location, s.model
 PRICE_COLUMNS = ("p_in", "p_cr", "p_cw5", "p_cw1h", "p_out")
 
 
+def _refuse_repeated_across_chunks(cursor, firsts: list[int]) -> list[Rejection]:
+    """Each chunk was deduplicated on its own (_without_duplicate_keys); a key can still repeat in
+    a later chunk, where the chunks' times overlap."""
+    if len(firsts) < 2:
+        return []
+    cursor.execute(CHUNK_OVERLAPS_SQL, {"firsts": firsts[1:]})
+    (overlaps,) = cursor.fetchone()
+    if not overlaps:
+        return []
+    cursor.execute(REPEATED_ACROSS_CHUNKS_SQL, {"overlaps": overlaps})
+    return [
+        Rejection(location, "the same row appears again later in the file; the later one counts")
+        for (location,) in cursor.fetchall()
+    ]
+
+
 def _refuse_overpriced(cursor, prices: pd.DataFrame, most_tokens: float) -> list[Rejection]:
     """Rows whose computed cost is out of bounds, refused and named. The statement runs only when
     the batch's largest row at its dearest price could get there, so an ordinary batch pays nothing."""
@@ -535,10 +551,24 @@ CREATE TEMP TABLE stage_price (
 
 PRICE_KEY = ("vendor", "model", "day", "long_context")
 
-# A natural key staged twice (from two chunks of one file): the earlier row goes, reported.
+# Where two chunks' times overlap (each chunk is the staged rows from one of `firsts`, its first
+# ord, to the next): the only times at which a key can repeat across chunks. A time-ordered log
+# has none, or its boundaries' instants, and skips the self-join below.
+CHUNK_OVERLAPS_SQL = """
+WITH chunk AS (
+    SELECT width_bucket(ord, %(firsts)s::bigint[]) AS n, min(bucket_start) AS lo, max(bucket_start) AS hi
+    FROM stage_usage GROUP BY 1
+)
+SELECT range_agg(tstzrange(greatest(a.lo, b.lo), least(a.hi, b.hi), '[]'))
+FROM chunk a JOIN chunk b ON a.n < b.n AND a.lo <= b.hi AND b.lo <= a.hi
+"""
+
+# A natural key staged twice (from two chunks of one file): the earlier row goes, reported. Both
+# sides keep only the rows in the chunks' overlaps: a hash of a handful of rows, not of them all.
 REPEATED_ACROSS_CHUNKS_SQL = """
 DELETE FROM stage_usage s USING stage_usage t
 WHERE t.dedup_key = s.dedup_key AND t.bucket_start = s.bucket_start AND t.ord > s.ord
+  AND s.bucket_start <@ %(overlaps)s::tstzmultirange AND t.bucket_start <@ %(overlaps)s::tstzmultirange
 RETURNING s.location
 """
 
@@ -682,14 +712,15 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         # staged rows to disk); for this transaction only.
         cursor.execute(f"SET LOCAL work_mem = '{INGEST_WORK_MEM}'")
         cursor.execute(STAGE_USAGE_DDL)
-        staged, chunks, most_tokens = 0, 0, 0.0
+        staged, firsts, most_tokens = 0, [], 0.0
         for frame in frames:
             if frame.empty:
                 continue
             frame["ord"] = range(staged, staged + len(frame))  # file order: the later row of a key counts
             most_tokens = max(most_tokens, frame[list(TOKEN_COLUMNS)].to_numpy(dtype=float).sum(axis=1).max())
             copy_frame(cursor, "stage_usage", frame, [*USAGE_COLUMNS, "ord"])
-            staged, chunks = staged + len(frame), chunks + 1
+            firsts.append(staged)
+            staged += len(frame)
         if not staged:
             cursor.execute("DROP TABLE stage_usage, stage_price")
             return LoadStats()
@@ -697,12 +728,7 @@ def _load_usage(batch: ImportBatch, dataset: str, frames: Iterable[pd.DataFrame]
         # rows for a few hundred and plan sorts and merge joins for that many.
         cursor.execute("ANALYZE stage_usage")
         repeated = _refuse_pruned_days(cursor)
-        if chunks > 1:  # each chunk was deduplicated on its own; keys can repeat across chunks
-            cursor.execute(REPEATED_ACROSS_CHUNKS_SQL)
-            repeated += [
-                Rejection(location, "the same row appears again later in the file; the later one counts")
-                for (location,) in cursor.fetchall()
-            ]
+        repeated += _refuse_repeated_across_chunks(cursor, firsts)
         cursor.execute(f"SELECT DISTINCT {', '.join(PRICE_KEY)} FROM stage_usage")
         prices = price_table(pd.DataFrame(cursor.fetchall(), columns=list(PRICE_KEY)))
         copy_frame(cursor, "stage_price", prices, list(prices.columns))
