@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from leaderboard.models import BoardSnapshot, WeeklyRanking
 from leaderboard.periods import PRESETS, Period, preset_period
-from leaderboard.selectors.board_sql import SCOPE_CTE, TEAM_TOTALS_SQL, TOPS_SQL
+from leaderboard.selectors.board_sql import TEAM_TOTALS_SQL, TOPS_SQL
 from usage.services.computed import one_snapshot
 
 # Weeks of "my rank over time" on /me/.
@@ -86,11 +86,10 @@ JOIN last_team lt USING (engineer_id)
 # so that both paths rank the same numbers.
 TEAM_ENTRIES_SQL = f"""
 INSERT INTO leaderboard_teamboardentry (snapshot_id, team_id, members, tokens, cost_usd, prev_tokens, prev_cost_usd)
-WITH RECURSIVE {SCOPE_CTE},
-{TEAM_TOTALS_SQL}
+WITH {TEAM_TOTALS_SQL}
 SELECT %(snapshot)s, team_id, members, tokens, cost_usd, prev_tokens, prev_cost_usd FROM per_team
 """
-NO_FILTER = {"vendor": "", "product": "", "team_id": None}
+NO_FILTER = {"vendor": "", "product": "", "team_ids": None}
 
 # The snapshot's totals, title holders (as the live query picks them) and vendor/product pairs.
 SUMMARY_SQL = """

@@ -9,7 +9,7 @@ the privacy setting, so the page, the CSV and the chart cannot disagree.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from html import escape
 from math import ceil
@@ -136,6 +136,17 @@ class TeamMenu:
     ids: frozenset[int]
     options_html: str  # escaped; none selected
     version: int | None = None  # the team table's version it was built at (None: unknown)
+    children: dict[int, tuple[int, ...]] = field(default_factory=dict)
+
+    def subtree(self, team_id: int) -> list[int]:
+        """The team and every team below it, however deep (a cycle in the tree is walked once)."""
+        found, todo = {team_id}, [team_id]
+        while todo:
+            for child in self.children.get(todo.pop(), ()):
+                if child not in found:
+                    found.add(child)
+                    todo.append(child)
+        return sorted(found)
 
     @property
     def inline(self) -> bool:
@@ -327,7 +338,17 @@ def board_team_menu() -> TeamMenu:
         tree = _team_tree([(team_id, name, parent_id) for team_id, name, parent_id in rows])
         options = "".join(f'<option value="{team_id}">{escape(label)}</option>' for team_id, label in tree)
         ids = frozenset(team_id for team_id, _ in tree)
-        menu = TeamMenu(teams=tree, ids=ids, options_html=options, version=version)
+        children: dict[int, list[int]] = {}
+        for team_id, _, parent_id in rows:
+            if parent_id is not None:
+                children.setdefault(parent_id, []).append(team_id)
+        menu = TeamMenu(
+            teams=tree,
+            ids=ids,
+            options_html=options,
+            version=version,
+            children={parent: tuple(kids) for parent, kids in children.items()},
+        )
         if version is not None:
             _team_menus[database] = (version, menu)
     return menu
@@ -400,7 +421,8 @@ def _params(
         "prev_start": period.previous.start,
         "prev_end": period.previous.end,
         "metric": metric,
-        "team_id": team_id,
+        # The team menu is kept per process: one small query while no team changed.
+        "team_ids": None if team_id is None else board_team_menu().subtree(team_id),
         "vendor": vendor,
         "product": product,
         "page": max(1, page),

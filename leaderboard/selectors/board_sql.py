@@ -11,18 +11,15 @@ PODIUM_SIZE = 3
 # Rows of the usage rollup in scope: the period is added by each query, these filters are
 # shared. Optional filters are "param is empty OR column = param" so no SQL is ever built from
 # input; psycopg binds client-side, so the planner sees the constants and drops dead branches.
+# `team_ids`: the filtered team and every team below it, however deep (TeamMenu.subtree), as a
+# constant: the planner estimates it from the statistics and takes the (team, day) index for a
+# small team and one hashed pass for a big one. A recursive CTE here was a subplan the planner
+# could not see into: every filtered board read the whole period (1.2 s at 50,000 engineers for
+# a team of 8, against 12 ms now).
 SCOPE_FILTER = """
     (%(vendor)s = '' OR d.vendor = %(vendor)s)
     AND (%(product)s = '' OR d.product = %(product)s)
-    AND (%(team_id)s::bigint IS NULL OR d.team_id IN (SELECT id FROM scope))
-"""
-# A team includes its sub-teams, however deep.
-SCOPE_CTE = """
-scope(id) AS (
-    SELECT id FROM usage_team WHERE id = %(team_id)s
-    UNION
-    SELECT t.id FROM usage_team t JOIN scope s ON t.parent_id = s.id
-)
+    AND (%(team_ids)s::bigint[] IS NULL OR d.team_id = ANY(%(team_ids)s::bigint[]))
 """
 METRIC_SQL = """
 CASE %(metric)s
@@ -51,8 +48,7 @@ last_team AS (
 )"""
 
 PEOPLE_SQL = f"""
-WITH RECURSIVE {SCOPE_CTE},
-per AS (
+WITH per AS (
     -- The main pass over the rollup: this period and the previous one together, by engineer.
     -- Models are counted apart: count(DISTINCT model) here would sort the whole period (3x
     -- slower than two hash aggregates at 50,000 engineers). The NULL engineer is unmapped usage.
@@ -222,8 +218,7 @@ ORDER BY p.position
 """
 
 TEAMS_SQL = f"""
-WITH RECURSIVE {SCOPE_CTE},
-{TEAM_TOTALS_SQL},
+WITH {TEAM_TOTALS_SQL},
 {_TEAMS_RANKED}"""
 
 # The same board from a snapshot's team entries: a few thousand rows by index instead of a pass

@@ -451,6 +451,10 @@ def test_the_board_makes_the_same_number_of_queries_with_10_and_1000_engineers(
     assert response.context["board"].people == 1000
     with django_assert_num_queries(8):
         client.get(f"/?{OCTOBER_QUERY}&tab=teams&sort=tokens&vendor=x&page=3")
+    # Filtered by a team: its subtree comes from the team menu kept per process (its version).
+    team_id = me.memberships.get().team_id
+    with django_assert_num_queries(9):
+        client.get(f"/?{OCTOBER_QUERY}&team={team_id}")
 
 
 def test_the_team_filter_lists_every_team_escaped_with_the_chosen_one_selected(client, privacy):

@@ -17,7 +17,7 @@ from leaderboard.models import PrivacySettings
 from leaderboard.periods import Period
 from leaderboard.selectors import efficiency, teams
 from leaderboard.selectors.board import _params, board_snapshot, team_board_page
-from leaderboard.selectors.board_sql import METRIC_SQL, SCOPE_CTE, SCOPE_FILTER, TEAMS_SQL
+from leaderboard.selectors.board_sql import METRIC_SQL, TEAMS_SQL
 from leaderboard.selectors.people import MAX_DEPTH
 from leaderboard.services import board_snapshots_refresh
 from tests.factories import EngineerFactory, TeamFactory
@@ -31,6 +31,20 @@ PERIODS = [
     Period(date(2026, 10, 10), date(2026, 10, 24)),
     Period(date(2026, 12, 1), date(2026, 12, 8)),  # nobody
 ]
+
+# The team filter before the team's subtree was a constant (board_sql.SCOPE_FILTER then).
+SCOPE_FILTER = """
+    (%(vendor)s = '' OR d.vendor = %(vendor)s)
+    AND (%(product)s = '' OR d.product = %(product)s)
+    AND (%(team_id)s::bigint IS NULL OR d.team_id IN (SELECT id FROM scope))
+"""
+SCOPE_CTE = """
+scope(id) AS (
+    SELECT id FROM usage_team WHERE id = %(team_id)s
+    UNION
+    SELECT t.id FROM usage_team t JOIN scope s ON t.parent_id = s.id
+)
+"""
 
 # The team board before the snapshot (board_sql.TEAMS_SQL then).
 OLD_TEAMS_SQL = f"""
@@ -197,9 +211,10 @@ def test_the_team_board_ranked_live_and_from_its_snapshot_equals_the_old_query(s
     privacy = PrivacySettings.objects.create(pk=1, min_team_size=k)
     for period in PERIODS:
         for metric in ("spend", "tokens", "tokens_per_usd"):
-            for team_id, vendor in ((None, ""), (tree[1].pk, ""), (None, "openai")):
+            for team_id, vendor in ((None, ""), (tree[0].pk, ""), (tree[1].pk, ""), (None, "openai")):
                 for min_members, page in ((0, 1), (k, 1), (0, 2), (k, 9)):
-                    params = _params(period, metric, team_id, vendor, "", page, 4) | {"min_members": min_members}
+                    params = _params(period, metric, team_id, vendor, "", page, 4)
+                    params |= {"min_members": min_members, "team_id": team_id}
                     assert fetch(TEAMS_SQL, params) == fetch(OLD_TEAMS_SQL, params)
     # From the snapshot: the whole page, for a manager (every team) and a member (k = 3).
     live = {}
