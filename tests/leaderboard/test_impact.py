@@ -1,5 +1,7 @@
 """The impact page (/impact/) and the efficiency ranking (/efficiency/): access, privacy, flags, queries."""
 
+import dataclasses
+import statistics
 from datetime import date
 from decimal import Decimal
 
@@ -552,3 +554,44 @@ def test_a_write_to_outcomes_memberships_or_spend_is_on_the_next_view_of_the_kep
     assert after != before
     ComputedCache.objects.all().delete()
     assert ada() == after
+
+
+@pytest.mark.parametrize("names", ["names", "pseudonyms", "self_only"])
+def test_the_page_picks_what_it_shows_as_the_per_person_lists_do(org, privacy, batch, settings, monkeypatch, names):
+    """The page ranks, thins and counts over arrays and builds only what it shows: the same
+    points, medians, flags and team months as the rules over plain lists of every person."""
+    for name, value in (("POINTS_IN_SCOPE_SHOWN", 12), ("POINTS_OTHERS_SHOWN", 8), ("FLAGS_SHOWN", 5)):
+        monkeypatch.setattr(f"leaderboard.selectors.impact.{name}", value)
+    monkeypatch.setattr("leaderboard.selectors.impact.TEAMS_PER_MONTH_SHOWN", 1)
+    settings.IMPACT_IDLE_DAYS, settings.IMPACT_IDLE_MIN_SPEND_USD = 7, 50.0
+    settings.IMPACT_PARKED_MARGIN, settings.IMPACT_PARKED_MIN_PEERS = 2.0, 4
+    settings.IMPACT_CACHE_MIN_TOKENS = 1_000_000
+    bulk(60, first=0, team=org["platform"], batch=batch)  # $11 to $70 each, 1 to 3 merged PRs
+    spend(org["ada"], "80", day=date(2026, 10, 28))  # idle: recent spend, no output
+    churn = dict(input_uncached_tokens=0, cache_read_tokens=1_990_000, cache_write_tokens=0, output_tokens=10_000)
+    # Output of exactly 0.5%: under the float threshold as the summed Decimals compare (0.005 is a
+    # hair above 0.005 as a float), which a float quotient alone would miss.
+    spend(org["alan"], "12", **churn, tokens=2_000_000)
+    spend(org["linus"], "40", team=org["payments"])
+    spend(org["grace"], "41.5")  # 64 people with spend: the median is the mean of the middle two
+    privacy.board_names = names
+    bulk_people = Engineer.objects.filter(name__regex=r"^Bulk [15]").values_list("pk", flat=True)
+    chain = frozenset({org["grace"].pk, org["ada"].pk, org["alan"].pk, *bulk_people})
+
+    for viewer, scope_ids in ((UserFactory(is_staff=True), None), (org["grace"], chain)):
+        page = page_for(viewer, privacy, scope_ids=scope_ids, scope="chain")
+        lists = dataclasses.replace(
+            page, points=list(page.points), team_months=list(page.team_months), flags=list(page.flags)
+        )
+        assert len(page.points_shown) < len(page.points) and len(page.flags_shown) < len(page.flags)
+        assert page.points_shown == lists.points_shown
+        assert {f.kind for f in page.flags} == {"idle", "cache", "parked"}
+        assert page.flags_shown == lists.flags_shown
+        shown = (page.team_months_shown, page.team_months_not_shown)
+        assert shown == (lists.team_months_shown, lists.team_months_not_shown)
+
+    everyone = page_for(UserFactory(is_staff=True), privacy).points
+    spenders = [p for p in everyone if p.cost_usd > 0]
+    page = page_for(UserFactory(is_staff=True), privacy)
+    assert page.median_cost_usd == statistics.median(p.cost_usd for p in spenders)
+    assert page.median_prs == float(statistics.median(p.prs_merged for p in spenders))
