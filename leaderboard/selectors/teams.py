@@ -19,7 +19,7 @@ from django.db.models import Sum
 from leaderboard.periods import Period
 from leaderboard.selectors.people import MAX_DEPTH, ZERO, DayPoint, day_points, period_days
 from usage.models import DailyUsage
-from usage.services.computed import ENGINEERS, ROLLUP, TEAMS, computed, versions_sql
+from usage.services.computed import ENGINEERS, ROLLUP, TEAMS, compute_and_store, computed, computed_entry, versions_sql
 
 MEMBER_LIMIT = 200  # the members table of a very large team shows its top spenders only
 
@@ -140,11 +140,27 @@ def team_usage(*, team_id: int, period: Period) -> TeamUsage | None:
     page aggregates a month of everyone's rows, 1.5 s at 50,000 engineers), else five."""
     return computed(
         kind="team",
-        key=f"{team_id}:{period.start}:{period.end}",
+        key=_key(team_id, period),
         versions=VERSIONS_SQL,
         compute=lambda: _team_usage(team_id=team_id, period=period),
         of=(TeamUsage, type(None)),
     )
+
+
+def team_usage_warm(*, team_id: int, period: Period) -> bool:
+    """Compute team_usage ahead of the page when it is not kept at the current versions; True
+    when it computed."""
+    key = _key(team_id, period)
+    if computed_entry(kind="team", key=key, versions=VERSIONS_SQL) is not None:
+        return False
+    compute_and_store(
+        kind="team", key=key, versions=VERSIONS_SQL, compute=lambda: _team_usage(team_id=team_id, period=period)
+    )
+    return True
+
+
+def _key(team_id: int, period: Period) -> str:
+    return f"{team_id}:{period.start}:{period.end}"
 
 
 def _team_usage(*, team_id: int, period: Period) -> TeamUsage | None:

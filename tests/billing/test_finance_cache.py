@@ -131,7 +131,7 @@ def test_an_import_warms_the_running_month_on_commit(samples):
 
     call_command("import_org", str(samples / "org.csv"), stdout=None)
     call_command("import_usage", str(samples / "claude_code_analytics.json"), stdout=None)
-    (entry,) = ComputedCache.objects.all()
+    (entry,) = ComputedCache.objects.filter(kind="finance")  # beside /impact/ and the top teams' pages
     assert entry.key.split(":")[:2] == ["finance", str(timezone.localdate().replace(day=1))]
     with connection.cursor() as cursor:
         cursor.execute("SELECT version FROM usage_membership_version")
