@@ -193,9 +193,13 @@ class Totals:
         self.cost_usd += cost_usd
 
 
-def period_days(period: Period) -> list[date]:
-    """The period's days up to today: a running month's days to come are not drawn as $0."""
+def period_days(period: Period, *, through: date | None = None) -> list[date]:
+    """The period's days up to today: a running month's days to come are not drawn as $0. Usage
+    dated after today (an export from a clock ahead of ours) is drawn: `through` is the last day
+    with usage, and the days run to it."""
     last = period.elapsed_end or period.end
+    if through is not None:
+        last = min(max(last, through + timedelta(days=1)), period.end)
     return [period.start + timedelta(days=n) for n in range((last - period.start).days)]
 
 
@@ -230,13 +234,14 @@ def engineer_usage(*, engineer_id: int, period: Period, today: date) -> Engineer
             cost=Sum("cost_usd"),
         )
     )
+    rows = list(rows)
     return EngineerUsage(
         person=chain[0],
         managers=tuple(chain[1:]),
         period=period,
         month=engineer_month_to_date(engineer_id=engineer_id, today=today),
         ranks=engineer_weekly_ranks(engineer_id=engineer_id, until=min(period.end - timedelta(days=1), today)),
-        **_engineer_totals(list(rows), period_days(period)),
+        **_engineer_totals(rows, period_days(period, through=max((row["day"] for row in rows), default=None))),
     )
 
 

@@ -180,7 +180,7 @@ def _team_usage(*, team_id: int, period: Period) -> TeamUsage | None:
         cursor.execute(TEAM_USAGE_SQL, params)
         usage = cursor.fetchall()
     team_ids = tuple(row[0] for row in tree)
-    days = period_days(period)
+    days = period_days(period, through=max((row[1] for row in usage if row[0] == "day"), default=None))
     totals = _team_totals(tree, [row for row in usage if row[0] != "member"], days)
     top = [row for row in usage if row[0] == "member"]
     return TeamUsage(
@@ -188,7 +188,7 @@ def _team_usage(*, team_id: int, period: Period) -> TeamUsage | None:
         parent=TeamRef(tree[0][4], tree[0][5]) if tree[0][4] else None,
         period=period,
         team_ids=team_ids,
-        members=_members(top, team_ids=team_ids, period=period, total_cost=totals["cost_usd"]),
+        members=_members(top, team_ids=team_ids, period=period, days=days, total_cost=totals["cost_usd"]),
         **totals,
     )
 
@@ -240,10 +240,11 @@ def _sub_teams(tree: list[tuple], per_branch: dict, total_cost: Decimal) -> dict
     return result
 
 
-def _members(top: list[tuple], *, team_ids: tuple[int, ...], period: Period, total_cost: Decimal) -> tuple[Member, ...]:
+def _members(
+    top: list[tuple], *, team_ids: tuple[int, ...], period: Period, days: list[date], total_cost: Decimal
+) -> tuple[Member, ...]:
     """The top spenders (the usage query's member rows, biggest spend first) with their
-    zero-filled daily spend in these teams (for sparklines). One query."""
-    days = period_days(period)
+    zero-filled spend on each of `days` in these teams (for sparklines). One query."""
     index = {day: n for n, day in enumerate(days)}
     series: dict[int, list[Decimal]] = {row[3]: [ZERO] * len(days) for row in top}
     if series:

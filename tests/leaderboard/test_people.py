@@ -375,3 +375,22 @@ def test_each_page_makes_the_same_number_of_queries_whatever_the_org_size(
         with django_assert_num_queries(CACHED_PAGE_QUERIES[page]):
             again = client.get(url)
         assert again.context["usage"] == response.context["usage"]
+
+
+@pytest.mark.django_db
+def test_usage_dated_after_today_is_drawn_on_the_person_and_team_pages():
+    # An export from a clock ahead of ours: its day is after today but inside the running period.
+    team = TeamFactory(name="Clockwise")
+    ada = EngineerFactory(name="Ada", team=team)
+    today = date(2026, 11, 25)
+    period = Period(date(2026, 11, 20), date(2026, 12, 1), elapsed_end=today + timedelta(days=1))
+    DailyUsageFactory(engineer=ada, team=team, day=today, cost_usd=Decimal("1"))
+    DailyUsageFactory(engineer=ada, team=team, day=today + timedelta(days=1), cost_usd=Decimal("2"))
+
+    usage = engineer_usage(engineer_id=ada.pk, period=period, today=today)
+    assert [(p.day, p.cost_usd) for p in usage.days][-2:] == [(today, 1), (today + timedelta(days=1), 2)]
+    assert sum(p.cost_usd for p in usage.days) == 3
+
+    team_page = team_usage(team_id=team.pk, period=period)
+    assert team_page.days[-1].day == today + timedelta(days=1) and team_page.cost_usd == 3
+    assert team_page.members[0].daily_cost_usd[-2:] == (1, 2)
