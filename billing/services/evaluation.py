@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
@@ -132,14 +132,30 @@ def _evaluate_chunk(
             status, alerts = _evaluate_key(rules, periods, person, key, spend.get(pk, {}), daily.get(pk, {}))
             statuses.append(status)
             candidates += alerts
-    CapStatus.objects.bulk_create(
-        statuses,
-        update_conflicts=True,
-        unique_fields=["engineer", "vendor", "product"],
-        update_fields=["period_start", "period_end", "cap_usd", "spent_usd", "policy", "updated_at"],
-    )
+    _statuses_save(statuses)
     result.statuses += len(statuses)
     result.alerts += _alerts_create(candidates, CapAlert.objects.filter(engineer_id__in=ids))
+
+
+# A chunk's statuses in one statement, a column per array: bulk_create built the same upsert
+# from 2,500 model instances (4 s of Python per 128,000 statuses to build them, 6 s to compile
+# the SQL, 2 s for psycopg to parse it).
+STATUSES_SAVE_SQL = """
+INSERT INTO billing_capstatus
+    (engineer_id, vendor, product, period_start, period_end, cap_usd, spent_usd, policy, updated_at)
+SELECT s.*, now()
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::date[], %s::date[], %s::numeric[], %s::numeric[], %s::text[]) s
+ON CONFLICT (engineer_id, vendor, product) DO UPDATE SET
+    period_start = EXCLUDED.period_start, period_end = EXCLUDED.period_end, cap_usd = EXCLUDED.cap_usd,
+    spent_usd = EXCLUDED.spent_usd, policy = EXCLUDED.policy, updated_at = EXCLUDED.updated_at
+"""
+
+
+def _statuses_save(statuses: list[tuple]) -> None:
+    """Insert or update the statuses (tuples in STATUSES_SAVE_SQL's column order)."""
+    if statuses:
+        with connection.cursor() as cursor:
+            cursor.execute(STATUSES_SAVE_SQL, [list(column) for column in zip(*statuses, strict=True)])
 
 
 def _unused_capped_tools(rules: CapRules, person: Person, keys: set[Key]) -> set[Key]:
@@ -171,21 +187,22 @@ def _evaluate_key(
     key: Key,
     spend: dict[Key, dict[str, Decimal]],
     daily: dict[Key, dict[date, Decimal]],
-) -> tuple[CapStatus, list[CapAlert]]:
+) -> tuple[tuple, list[CapAlert]]:
     vendor, product = key
     cap = cap_resolve(rules, person, vendor=vendor, product=product)
     period = CapPeriod.MONTH if cap is None else cap.period
     start, end = periods.bounds[period]
     spent = sum((spend[k][period] for k in _covered(key, spend)), ZERO)
-    status = CapStatus(
-        engineer_id=person.id,
-        vendor=vendor,
-        product=product,
-        period_start=start,
-        period_end=end,
-        cap_usd=cap.cap_usd if cap else None,
-        spent_usd=spent,
-        policy=cap.policy[:255] if cap else "",
+    # A CapStatus row, in STATUSES_SAVE_SQL's column order.
+    status = (
+        person.id,
+        vendor,
+        product,
+        start,
+        end,
+        cap.cap_usd if cap else None,
+        spent,
+        cap.policy[:255] if cap else "",
     )
     # Alerts only for a whole tool the engineer used: a request key like (vendor, "") would
     # repeat the alerts of the products under it.
