@@ -168,6 +168,7 @@ STATEMENT_LABELS = (
     ("INSERT INTO usage_dailyusage", "rollup: insert new keys"),
     ("DELETE FROM usage_dailyusage", "rollup: delete emptied keys"),
     ("CREATE TEMP TABLE stage_usage", "create staging tables"),
+    ("width_bucket(ord", "where the chunks' times overlap (one pass over staging)"),
     ("DELETE FROM stage_usage s USING stage_usage t", "drop keys repeated across chunks (staging self-join)"),
     ("FROM stage_usage WHERE day <", "refuse days before the retention horizon"),
     ("usage_sourcepriority", "source priorities (primary-source rule)"),
@@ -436,6 +437,8 @@ def pages(*, company: dict, repeats: int) -> dict:
     from django.contrib.auth import get_user_model
     from django.test import Client, override_settings
 
+    from usage.models import TeamMembership
+
     user_model = get_user_model()
     viewer = user_model.objects.get(username=company["viewer_username"])
     client = Client()
@@ -451,6 +454,12 @@ def pages(*, company: dict, repeats: int) -> dict:
         # The root manager: everyone is in their reporting chain (the viewer lookup grows with it).
         "leaderboard_as_top_manager": (top_client, "/", max(3, repeats // 3)),
     }
+    # The viewer's own team: ranked live too, over the team's rows only (its index).
+    own_team = (
+        TeamMembership.objects.filter(engineer__user=viewer, valid_to=None).values_list("team_id", flat=True).first()
+    )
+    if own_team is not None:
+        plan["leaderboard_own_team"] = (client, f"/?team={own_team}", max(3, repeats // 3))
     if company.get("finance_username"):
         # Not precomputed: this month against last, by vendor, product, team, cost center and
         # engineer, with the seat ledger prorated (docs/scaling.md "Finance at scale").

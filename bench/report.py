@@ -114,6 +114,8 @@ def table(results: dict) -> str:
     top = (d.get("pages") or {}).get("leaderboard_as_top_manager") or {}
     row("/ as the top manager, ms", _fmt(top.get("ms")), _fmt(top.get("sql_ms")), _fmt(top.get("ratio_vs_sql")), None)
     for key, label in (
+        ("leaderboard_filtered", "/?product=claude_code (ranked live), ms"),
+        ("leaderboard_own_team", "/?team= the viewer's team (live), ms"),
         ("finance_computed", "/finance/ computed, ms"),
         ("finance", "/finance/ from its cache, ms"),
         ("impact_computed", "/impact/ as finance, computed, ms"),
