@@ -267,7 +267,7 @@ class CapStatus(models.Model):
     cap_usd = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)  # null: no cap applies
     spent_usd = models.DecimalField(max_digits=24, decimal_places=10, default=0)
     policy = models.CharField(max_length=255, blank=True)  # what set the cap, for people
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True)  # when it last changed: evaluation writes only changes
 
     class Meta:
         verbose_name_plural = "cap statuses"

@@ -183,3 +183,27 @@ def test_a_failing_evaluation_never_fails_the_import(org, monkeypatch, django_ca
 def test_evaluation_of_a_new_team_without_usage_makes_nothing(db):
     TeamBudgetFactory(team=TeamFactory(name="Empty"))
     assert caps_evaluate(today=TODAY).alerts == []
+
+
+def test_evaluation_writes_a_status_again_only_when_it_changed(org):
+    from django.db import connection
+
+    def versions() -> dict:  # a row's physical place: an UPDATE writes a new one
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT engineer_id, vendor, product, ctid::text FROM billing_capstatus")
+            return {tuple(row[:3]): row[3] for row in cursor.fetchall()}
+
+    CapPolicyFactory(vendor="anthropic", product="claude_code", amount_usd=Decimal("100"))
+    spend(org.alice, "10")
+    spend(org.bob, "20")
+    caps_evaluate(today=TODAY)
+    before = versions()
+    caps_evaluate(today=TODAY)
+    assert versions() == before  # nothing changed: nothing rewritten
+
+    spend(org.alice, "5", day=date(2026, 11, 4))
+    caps_evaluate(today=TODAY)
+    after = versions()
+    changed = {key for key in before if after[key] != before[key]}
+    assert changed == {(org.alice.pk, "anthropic", "claude_code")}
+    assert CapStatus.objects.get(engineer=org.alice, product="claude_code").spent_usd == 15
