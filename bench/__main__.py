@@ -170,12 +170,18 @@ def _measure(args: argparse.Namespace, skip: set[str], env: dict, bench_url: str
     details: dict = {"company": company, "build_s": round(build_s, 1)}
     export_seed = args.seed + 1000 * company.get("reuse", 0)
 
+    def vacuum(before: str) -> None:
+        """On a server without autovacuum, what it would have cleaned (measure.vacuum_as_autovacuum_would)."""
+        details.setdefault("vacuum", {})[before] = measure.vacuum_as_autovacuum_would(bench_url)
+
     if "pages" not in skip:
+        vacuum("pages")
         log("Leaderboard snapshots: ranking everyone once per preset period and week, as beat does …")
         _step(details, "board_refresh", measure.board_refresh)
         log(f"Pages: / and /me/ as {company['viewer_username']}, {args.repeats} warm requests each …")
         _step(details, "pages", lambda: measure.pages(company=company, repeats=args.repeats))
     if "caps" not in skip:
+        vacuum("caps")
         log("Cap check: an org-wide cap, evaluated for everyone, then GET /api/v1/caps/check …")
         repeats = max(200, args.repeats * 40)
         _step(details, "cap_check", lambda: measure.cap_check(company=company, repeats=repeats, seed=args.seed))
@@ -212,6 +218,7 @@ def _measure(args: argparse.Namespace, skip: set[str], env: dict, bench_url: str
                     url=bench_url, path=events_path, rows=events["rows"], method="psycopg", repeats=1
                 ),
             )
+        vacuum("ingest")
         log("Ingest through the pipeline (import_batch_create, then import_batch_process as the task does) …")
         _step(
             details,

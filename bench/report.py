@@ -151,6 +151,13 @@ def table(results: dict) -> str:
         lines.append(f"  worker: {worker['stopped']}")
     if ingest.get("status") and ingest["status"] != "done":  # unfinished, failed, duplicate
         lines.append(f"  ingest: batch {ingest['status']}: {ingest.get('error')}")
+    vacuums = {phase: v for phase, v in (d.get("vacuum") or {}).items() if v.get("autovacuum") == "off"}
+    if vacuums:
+        done = ", ".join(
+            f"{len(v.get('vacuumed', {}))} before {phase} ({_fmt(v.get('seconds'), ' s')})"
+            for phase, v in vacuums.items()
+        )
+        lines.append(f"  autovacuum is off on this server: tables vacuumed as it would have: {done}")
     if ingest.get("breakdown_s"):
         lines.append("")
         lines.append(f"Where the ingest time went ({_fmt(ingest.get('seconds'), ' s')} in all):")
