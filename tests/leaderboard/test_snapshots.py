@@ -221,3 +221,21 @@ def test_the_board_read_from_a_snapshot_makes_the_same_queries_at_10_and_1000_en
             response = client.get(f"/?{OCTOBER_QUERY}{query}")
         assert response.context["board"].rows
         assert not any("usage_dailyusage" in q["sql"] for q in captured.captured_queries)
+
+
+def test_a_refresh_leaves_the_planner_statistics_that_count_its_new_snapshots(company):
+    from django.db import connection
+
+    def estimated_entries(snapshot_id: int) -> float:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "EXPLAIN (FORMAT JSON) SELECT * FROM leaderboard_boardentry WHERE snapshot_id = %s", [snapshot_id]
+            )
+            return cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
+
+    board_snapshots_refresh(today=TODAY)
+    DailyUsageFactory(engineer=company[0], day=TODAY, cost_usd=Decimal("3"))
+    board_snapshots_refresh(today=TODAY)  # new snapshots: ids past what any earlier statistics saw
+    newest = BoardSnapshot.objects.latest("pk")
+    # Unanalysed, a new id reads as one row, and the page scans the whole snapshot for its page.
+    assert estimated_entries(newest.pk) >= newest.entries.count() / 2 > 1
