@@ -72,9 +72,10 @@ def spend_anomalies_detect_task(
     bind=True,
     **DELIVERY_RETRY,
 )
-def spend_anomaly_deliver_task(self, *, anomaly_id: int, channel: str) -> bool:
-    return anomalies.spend_anomaly_deliver(
-        anomaly_id=anomaly_id, channel=channel, final_attempt=self.request.retries >= self.max_retries
+def spend_anomalies_deliver_task(self, *, anomaly_ids: list[int], channel: str) -> int:
+    """One message per recipient on the channel (normally one: ids are grouped when queued)."""
+    return anomalies.spend_anomalies_deliver(
+        anomaly_ids=anomaly_ids, channel=channel, final_attempt=self.request.retries >= self.max_retries
     )
 
 

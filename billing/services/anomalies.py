@@ -9,8 +9,9 @@ days with spend among the 28 before (too little history to have a baseline).
 
 Detection is one set-based statement (window functions) that upserts SpendAnomaly rows, unique
 per (engineer, day, rule); only rows it inserts are announced, so re-running never re-alerts.
-The engineer's manager gets an email and the team's webhook a post, each once per day found
-(a day that broke both rules is one message), for days in the last ANOMALY_ALERT_DAYS only.
+Each manager gets one email and each team webhook one post per detection run, listing the
+days found for their people (a day that broke both rules is one line), for days in the last
+ANOMALY_ALERT_DAYS only; each row is told once per channel.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.models import SpendAnomaly
-from billing.services.notifications import DeliveryError, team_webhook_url, webhook_post
+from billing.services.notifications import DeliveryError, team_webhook_urls, webhook_post
 from usage.models import TeamMembership
 
 logger = logging.getLogger(__name__)
@@ -141,13 +142,55 @@ def spend_anomalies_detect_after_import(*, engineer_ids: list[int], first_day: d
 
 
 def spend_anomalies_notify_queue(*, anomaly_ids: list[int]) -> None:
-    from billing.tasks import spend_anomaly_deliver_task
+    """Queue, on commit, one message per recipient and channel for the anomalies a detection
+    found: a manager gets one email listing their people's days, a team channel one post. A new
+    day's import can find thousands at 50,000 engineers; one message per day found was an inbox
+    flood (2,924 anomalies queued 5,848 tasks)."""
+    from billing.tasks import spend_anomalies_deliver_task
 
-    for anomaly_id in anomaly_ids:
-        for channel in CHANNELS:
+    if not anomaly_ids:
+        return
+    rows = list(SpendAnomaly.objects.filter(pk__in=anomaly_ids).select_related("engineer__manager").order_by("pk"))
+    for channel in CHANNELS:
+        for group in _by_recipient(rows, channel).values():
             transaction.on_commit(
-                partial(spend_anomaly_deliver_task.delay, anomaly_id=anomaly_id, channel=channel), robust=True
+                partial(spend_anomalies_deliver_task.delay, anomaly_ids=[a.pk for a in group], channel=channel),
+                robust=True,
             )
+
+
+def _by_recipient(rows: list[SpendAnomaly], channel: str) -> dict[int | str, list[SpendAnomaly]]:
+    """The rows grouped by who is told on the channel: the engineer's manager (email; by id) or
+    the webhook of their team on the day (or the nearest team above with one; by URL). Rows
+    with nobody to tell are left out."""
+    groups: dict[int | str, list[SpendAnomaly]] = {}
+    if channel == "email":
+        for anomaly in rows:
+            manager = anomaly.engineer.manager
+            if manager is not None and manager.email:
+                groups.setdefault(manager.pk, []).append(anomaly)
+        return groups
+    teams = _teams_on({(a.engineer_id, a.day) for a in rows})
+    urls = team_webhook_urls(team_ids=sorted(set(teams.values())))
+    for anomaly in rows:
+        url = urls.get(teams.get((anomaly.engineer_id, anomaly.day)), "")
+        if url:
+            groups.setdefault(url, []).append(anomaly)
+    return groups
+
+
+def _teams_on(engineer_days: set[tuple[int, date]]) -> dict[tuple[int, date], int]:
+    """The team each engineer was in on each day: one query per distinct day (alerts cover the
+    last ANOMALY_ALERT_DAYS days, so a handful)."""
+    teams: dict[tuple[int, date], int] = {}
+    by_day: dict[date, set[int]] = {}
+    for engineer_id, day in engineer_days:
+        by_day.setdefault(day, set()).add(engineer_id)
+    for day, engineer_ids in sorted(by_day.items()):
+        memberships = TeamMembership.objects.on(day).filter(engineer_id__in=engineer_ids)
+        for engineer_id, team_id in memberships.values_list("engineer_id", "team_id"):
+            teams[(engineer_id, day)] = team_id
+    return teams
 
 
 def _why(anomaly: SpendAnomaly) -> str:
@@ -169,52 +212,70 @@ def spend_anomaly_message(anomalies: list[SpendAnomaly]) -> tuple[str, str]:
     return subject, f"{who} spent {spent} on AI tools on {first.day:%Y-%m-%d}, {why}."
 
 
-def spend_anomaly_deliver(*, anomaly_id: int, channel: str, final_attempt: bool = False) -> bool:
-    """Tell the manager (email) or the team channel (webhook) about an anomalous day, once:
-    the day's anomalies not yet told on this channel are stamped before sending (so the rows
-    of a day that broke both rules make one message) and the stamps released if the send fails
-    transiently (DeliveryError: the task retries). True when sent now; False when already
-    told, or there is nobody (no manager, no webhook) to tell."""
+def spend_anomalies_message(anomalies: list[SpendAnomaly]) -> tuple[str, str]:
+    """Subject and text of one message about several engineer-days (a digest): the biggest
+    days first, at most ANOMALY_DIGEST_LINES of them, then how many more and where they are
+    listed. A single engineer-day reads as spend_anomaly_message."""
+    days: dict[tuple[int, date], list[SpendAnomaly]] = {}
+    for anomaly in sorted(anomalies, key=lambda a: (a.engineer_id, a.day, a.rule)):
+        days.setdefault((anomaly.engineer_id, anomaly.day), []).append(anomaly)
+    if len(days) == 1:
+        return spend_anomaly_message(next(iter(days.values())))
+    people = len({engineer_id for engineer_id, _ in days})
+    first, last = min(day for _, day in days), max(day for _, day in days)
+    who = f"{people} {'person' if people == 1 else 'people'}"
+    when = f"on {first:%b %-d}" if first == last else f"{len(days)} days, {first:%b %-d} – {last:%b %-d}"
+    subject = f"Spend anomalies: {who} {when}" if first == last else f"Spend anomalies: {who}, {when}"
+    biggest = sorted(days.values(), key=lambda rules: (-rules[0].amount_usd, rules[0].engineer.name))
+    shown = biggest[: settings.ANOMALY_DIGEST_LINES]
+    lines = [f"- {spend_anomaly_message(rules)[1]}" for rules in shown]
+    if len(biggest) > len(shown):
+        lines.append(f"… and {len(biggest) - len(shown)} more, listed on Tokenboard's anomalies page.")
+    intro = "Days of AI spend far above the person's own recent days, the biggest first:"
+    return subject, "\n".join([intro, *lines])
+
+
+def spend_anomalies_deliver(*, anomaly_ids: list[int], channel: str, final_attempt: bool = False) -> int:
+    """Tell the managers (email) or the team channels (webhook) about anomalous days, once,
+    in one message per recipient. The rows not yet told on this channel are stamped before
+    sending (a concurrent task finds them told) and a recipient's stamps released if their
+    send fails transiently (DeliveryError: the task retries the rest). Returns the number of
+    messages sent now; rows already told, or with nobody to tell (no manager, no webhook),
+    send nothing."""
     stamp = "emailed_at" if channel == "email" else "webhook_at"
-    anomaly = SpendAnomaly.objects.select_related("engineer__manager").get(pk=anomaly_id)
-    if getattr(anomaly, stamp) is not None:
-        return False
-    manager = anomaly.engineer.manager
-    url = "" if channel == "email" else team_webhook_url(team_id=_team_on(anomaly))
-    if (channel == "email" and (manager is None or not manager.email)) or (channel == "webhook" and not url):
-        return False
-    untold = SpendAnomaly.objects.filter(engineer_id=anomaly.engineer_id, day=anomaly.day, **{f"{stamp}__isnull": True})
     with transaction.atomic():
-        day = list(untold.select_for_update().select_related("engineer").order_by("rule"))
-        if anomaly_id not in {a.pk for a in day}:
-            return False  # another task told this day already
-        claimed = SpendAnomaly.objects.filter(pk__in=[a.pk for a in day])
-        claimed.update(**{stamp: timezone.now()})
-    subject, text = spend_anomaly_message(day)
+        untold = SpendAnomaly.objects.filter(pk__in=anomaly_ids, **{f"{stamp}__isnull": True})
+        rows = list(untold.select_for_update(of=("self",)).select_related("engineer__manager").order_by("pk"))
+        groups = _by_recipient(rows, channel)  # who is told is read now: a reorg since is followed
+        claimed = [a.pk for group in groups.values() for a in group]
+        SpendAnomaly.objects.filter(pk__in=claimed).update(**{stamp: timezone.now()})
+    sent = 0
+    pending = list(groups.items())
+    for n, (recipient, group) in enumerate(pending):
+        subject, text = spend_anomalies_message(group)
+        pks = [a.pk for a in group]
+        try:
+            if channel == "email":
+                _email(subject, text, to=group[0].engineer.manager.email)
+            elif not webhook_post(url=str(recipient), payload={"text": text}):
+                # Refused (4xx): a retry would not change it; the stamps stay, the reason is kept.
+                SpendAnomaly.objects.filter(pk__in=pks).update(delivery_error="webhook: refused by the receiver")
+                continue
+        except DeliveryError as exc:
+            unsent = [a.pk for _, rest in pending[n:] for a in rest]
+            SpendAnomaly.objects.filter(pk__in=unsent).update(
+                **{stamp: None}, delivery_error=f"{channel}: {exc}"[:1000]
+            )
+            if not final_attempt:
+                raise
+            logger.warning("anomalies %s: %s delivery failed for good: %s", unsent[:10], channel, exc)
+            return sent
+        sent += 1
+    return sent
+
+
+def _email(subject: str, text: str, *, to: str) -> None:
     try:
-        if channel == "email":
-            try:
-                send_mail(f"[Tokenboard] {subject}", text, settings.DEFAULT_FROM_EMAIL, [manager.email])
-            except OSError as exc:
-                raise DeliveryError(str(exc)) from exc
-            return True
-        sent = webhook_post(url=url, payload={"text": text})
-        if not sent:  # refused (4xx): a retry would not change it; the stamp stays, the reason is kept
-            claimed.update(delivery_error="webhook: refused by the receiver")
-        return sent
-    except DeliveryError as exc:
-        claimed.update(**{stamp: None}, delivery_error=f"{channel}: {exc}"[:1000])
-        if not final_attempt:
-            raise
-        logger.warning("anomaly %s: %s delivery failed for good: %s", anomaly_id, channel, exc)
-        return False
-
-
-def _team_on(anomaly: SpendAnomaly) -> int | None:
-    """The team the engineer was in on the anomaly's day (its webhook is told)."""
-    return (
-        TeamMembership.objects.on(anomaly.day)
-        .filter(engineer_id=anomaly.engineer_id)
-        .values_list("team_id", flat=True)
-        .first()
-    )
+        send_mail(f"[Tokenboard] {subject}", text, settings.DEFAULT_FROM_EMAIL, [to])
+    except OSError as exc:
+        raise DeliveryError(str(exc)) from exc

@@ -80,19 +80,21 @@ def _recipients(alert: CapAlert) -> list[str]:
 
 def team_webhook_url(*, team_id: int | None) -> str:
     """The webhook of the team or of the nearest team above it that has one ("" = none)."""
-    if team_id is None:
-        return ""
+    return team_webhook_urls(team_ids=[team_id])[team_id]
+
+
+def team_webhook_urls(*, team_ids: list[int | None]) -> dict[int | None, str]:
+    """team_webhook_url for many teams in two queries at most (one when no team has a hook)."""
     hooks = dict(TeamWebhook.objects.values_list("team_id", "url"))
-    if not hooks:
-        return ""
-    parents = dict(Team.objects.values_list("pk", "parent_id"))
-    seen: set[int] = set()
-    while team_id is not None and team_id not in seen:
-        if team_id in hooks:
-            return hooks[team_id]
-        seen.add(team_id)
-        team_id = parents.get(team_id)
-    return ""
+    parents = dict(Team.objects.values_list("pk", "parent_id")) if hooks else {}
+    found: dict[int | None, str] = {}
+    for start in team_ids:
+        team_id, seen = start, set()
+        while team_id is not None and team_id not in seen and team_id not in hooks:
+            seen.add(team_id)
+            team_id = parents.get(team_id)
+        found[start] = hooks.get(team_id, "") if team_id is not None else ""
+    return found
 
 
 def cap_alert_deliver(*, alert_id: int, channel: str, final_attempt: bool = False) -> bool:

@@ -201,11 +201,21 @@ ANOMALY_RESCAN_DAYS = env.int("ANOMALY_RESCAN_DAYS", default=35)
 # Managers are told about anomalies of the last N days only; older ones found by a backfill are
 # stored and listed on /anomalies/ without an alert.
 ANOMALY_ALERT_DAYS = env.int("ANOMALY_ALERT_DAYS", default=3)
+# A manager or team channel gets one message per detection run, listing at most this many
+# engineer-days (the biggest first); the rest are counted and listed on /anomalies/.
+ANOMALY_DIGEST_LINES = env.int("ANOMALY_DIGEST_LINES", default=50)
 # A seat held this long with no use of its tool in the last this-many days is idle (/finance/).
 IDLE_SEAT_DAYS = env.int("IDLE_SEAT_DAYS", default=30)
-if ANOMALY_ZSCORE <= 0 or ANOMALY_MULTIPLE <= 1 or ANOMALY_MIN_DAY_USD < 0 or not 1 <= ANOMALY_MIN_ACTIVE_DAYS <= 28:
+if (
+    ANOMALY_ZSCORE <= 0
+    or ANOMALY_MULTIPLE <= 1
+    or ANOMALY_MIN_DAY_USD < 0
+    or not 1 <= ANOMALY_MIN_ACTIVE_DAYS <= 28
+    or ANOMALY_DIGEST_LINES < 1
+):
     raise ValueError(
-        "ANOMALY_ZSCORE > 0, ANOMALY_MULTIPLE > 1, ANOMALY_MIN_DAY_USD >= 0, ANOMALY_MIN_ACTIVE_DAYS 1..28"
+        "ANOMALY_ZSCORE > 0, ANOMALY_MULTIPLE > 1, ANOMALY_MIN_DAY_USD >= 0, ANOMALY_MIN_ACTIVE_DAYS 1..28,"
+        " ANOMALY_DIGEST_LINES >= 1"
     )
 # Gateway admin APIs that `caps_export --push` sends the effective caps to.
 LITELLM_API_BASE = env("LITELLM_API_BASE", default="")

@@ -166,12 +166,73 @@ def test_a_failed_email_is_released_for_the_retry(org, monkeypatch):
 
     monkeypatch.setattr(anomalies, "send_mail", down)
     with pytest.raises(DeliveryError):
-        anomalies.spend_anomaly_deliver(anomaly_id=anomaly_id, channel="email")
+        anomalies.spend_anomalies_deliver(anomaly_ids=[anomaly_id], channel="email")
     assert SpendAnomaly.objects.get().emailed_at is None
+    assert SpendAnomaly.objects.get().delivery_error == "email: smtp down"
     monkeypatch.undo()
-    assert anomalies.spend_anomaly_deliver(anomaly_id=anomaly_id, channel="email") is True
-    assert anomalies.spend_anomaly_deliver(anomaly_id=anomaly_id, channel="email") is False
+    assert anomalies.spend_anomalies_deliver(anomaly_ids=[anomaly_id], channel="email") == 1
+    assert anomalies.spend_anomalies_deliver(anomaly_ids=[anomaly_id], channel="email") == 0
     assert len(mail.outbox) == 1
+
+
+# --- One message per recipient --------------------------------------------------------------------
+
+
+def spiked(*engineers_and_amounts) -> None:
+    for engineer, amount in engineers_and_amounts:
+        steady_history(engineer)
+        spend(engineer, SPIKE, amount)
+
+
+def test_a_manager_gets_one_email_listing_all_their_people_biggest_first(org, django_capture_on_commit_callbacks):
+    spiked((org.alice, "25"), (org.bob, "400"))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert len(detect()) == 3  # Bob broke both rules
+    assert len(callbacks) == 1  # one email (nobody has a webhook)
+    [message] = mail.outbox
+    assert message.to == ["boss@example.com"]
+    assert message.subject == "[Tokenboard] Spend anomalies: 2 people on Nov 9"
+    lines = message.body.splitlines()
+    assert lines[1].startswith("- Bob Dylan spent $400.00") and "7-day average" in lines[1] and "28-day" in lines[1]
+    assert lines[2].startswith("- Alice Liddell spent $25.00")
+    assert not SpendAnomaly.objects.filter(emailed_at__isnull=True).exists()
+
+
+def test_each_manager_and_each_team_channel_gets_its_own_message(org, django_capture_on_commit_callbacks):
+    from tests.factories import EngineerFactory
+
+    dave = EngineerFactory(email="dave@example.com", name="Dave Grohl", team=org.applied, manager=org.carol)
+    spiked((org.alice, "25"), (org.bob, "30"), (dave, "40"))
+    with fake_server() as (url, requests):
+        TeamWebhookFactory(team=org.platform, url=url + "/platform")  # Storage inherits it
+        TeamWebhookFactory(team=org.applied, url=url + "/applied")
+        with django_capture_on_commit_callbacks(execute=True):
+            detect()
+    assert sorted(m.to[0] for m in mail.outbox) == ["boss@example.com", "carol@example.com"]
+    posts = {path: payload["text"] for _, path, _, payload in requests}
+    assert set(posts) == {"/platform", "/applied"}
+    assert "Alice Liddell" in posts["/platform"] and "Bob Dylan" in posts["/platform"]
+    assert posts["/applied"].startswith("Dave Grohl spent $40.00")  # one day: the single message
+
+
+def test_a_long_digest_lists_the_biggest_days_and_counts_the_rest(org, settings, django_capture_on_commit_callbacks):
+    settings.ANOMALY_DIGEST_LINES = 1
+    spiked((org.alice, "25"), (org.bob, "30"))
+    with django_capture_on_commit_callbacks(execute=True):
+        detect()
+    body = mail.outbox[0].body
+    assert "Bob Dylan" in body and "Alice Liddell" not in body
+    assert body.endswith("… and 1 more, listed on Tokenboard's anomalies page.")
+
+
+def test_rows_already_told_are_not_told_again_by_another_task(org):
+    from billing.services import anomalies
+
+    spiked((org.alice, "25"), (org.bob, "30"))
+    ids = detect()
+    assert anomalies.spend_anomalies_deliver(anomaly_ids=ids[:1], channel="email") == 1
+    assert anomalies.spend_anomalies_deliver(anomaly_ids=ids, channel="email") == 1  # only the other one
+    assert [m.subject.split(":")[1].split(" spent")[0].strip() for m in mail.outbox] == ["Alice Liddell", "Bob Dylan"]
 
 
 def test_a_restated_day_updates_the_amount_without_a_second_alert(org, django_capture_on_commit_callbacks):
@@ -348,3 +409,27 @@ def test_beat_detects_everyones_anomalies_daily(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["detect-spend-anomalies"]
     assert entry["task"] == spend_anomalies_detect_task.name
     assert entry["schedule"] == 86400.0
+
+
+def test_a_digest_over_several_days_names_the_span(org):
+    from billing.services.anomalies import spend_anomalies_message
+
+    def row(engineer, day, amount):
+        return SpendAnomaly(
+            engineer=engineer,
+            day=day,
+            rule="zscore",
+            amount_usd=Decimal(amount),
+            baseline_mean_usd=Decimal(12),
+            baseline_std_usd=Decimal(2),
+        )
+
+    subject, text = spend_anomalies_message(
+        [row(org.alice, SPIKE, "25"), row(org.alice, SPIKE - timedelta(days=2), "90"), row(org.bob, SPIKE, "30")]
+    )
+    assert subject == "Spend anomalies: 2 people, 3 days, Nov 7 – Nov 9"
+    assert [line.split(" on AI")[0] for line in text.splitlines()[1:]] == [
+        "- Alice Liddell spent $90.00",
+        "- Bob Dylan spent $30.00",
+        "- Alice Liddell spent $25.00",
+    ]
