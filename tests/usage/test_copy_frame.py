@@ -97,3 +97,53 @@ def test_copy_frame_round_trips_adjacent_numbers_and_missing_text():
         rows = cursor.fetchall()
         cursor.execute("DROP TABLE round_trip")
     assert rows == [("a", True, 0), (None, False, 9), ("\\N", True, 10), ("x,y", False, 10**15 - 1)]
+
+
+# --- One COPY for a stream of frames, written from a thread -------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_background_copy_stream_stages_every_frame_in_order(monkeypatch):
+    from usage.services import ingest
+
+    monkeypatch.setattr(ingest, "COPY_CHUNK_ROWS", 3)  # several pieces per frame, through the queue
+    frames = [pd.DataFrame({"n": range(start, start + 7)}) for start in range(0, 70, 7)]
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE streamed (n bigint, at bigserial)")
+        with ingest.copy_stream(cursor, "streamed", ["n"], background=True) as write:
+            for frame in frames:
+                write(frame)
+        cursor.execute("SELECT n FROM streamed ORDER BY at")
+        assert [row[0] for row in cursor.fetchall()] == list(range(70))
+        cursor.execute("DROP TABLE streamed")
+
+
+def test_a_failure_on_the_writer_thread_is_raised_to_the_caller():
+    from usage.services.ingest import _in_background
+
+    written = []
+
+    def write(piece):
+        if piece == b"bad":
+            raise ConnectionResetError("server went away")
+        written.append(piece)
+
+    with pytest.raises(ConnectionResetError, match="server went away"):
+        with _in_background(write) as send:
+            for piece in (b"one", b"bad", b"two", b"three", b"four"):
+                send(piece)  # raises at a later send, or at the end
+    assert written == [b"one"]
+
+
+def test_a_failure_in_the_caller_stops_the_writer_thread():
+    import threading
+
+    from usage.services.ingest import _in_background
+
+    written = []
+    with pytest.raises(ValueError, match="bad line"):
+        with _in_background(written.append) as send:
+            send(b"one")
+            raise ValueError("bad line")
+    assert written == [b"one"]
+    assert not [t for t in threading.enumerate() if t.name == "copy-writer"]
