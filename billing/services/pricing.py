@@ -15,19 +15,19 @@ logger = logging.getLogger(__name__)
 
 SELECT_SQL = """
 CREATE TEMP TABLE repriced ON COMMIT DROP AS
-SELECT id, day, engineer_id, vendor, product, model, model_canonical, long_context, input_uncached_tokens,
+SELECT dataset, bucket_start, dedup_key, day, engineer_id, vendor, product, model, model_canonical, long_context, input_uncached_tokens,
        cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, requests,
        cost_usd, cost_source, counted
 FROM usage_usagerecord
 WHERE vendor = %(vendor)s AND (model = %(model)s OR model_canonical = %(model)s)
   AND day >= %(start)s AND day < %(end)s AND cost_source <> 'vendor'
-ORDER BY id
+ORDER BY dataset, bucket_start, dedup_key
 FOR UPDATE
 """
 
 NEW_COST_SQL = """
 CREATE TEMP TABLE repriced_new ON COMMIT DROP AS
-SELECT r.id, COALESCE(p.model_canonical, r.model_canonical) AS model_canonical,
+SELECT r.dataset, r.bucket_start, r.dedup_key, COALESCE(p.model_canonical, r.model_canonical) AS model_canonical,
        CASE WHEN p.p_in IS NULL THEN 0 ELSE (r.input_uncached_tokens * p.p_in + r.cache_read_tokens * p.p_cr
             + r.cache_write_5m_tokens * p.p_cw5 + r.cache_write_1h_tokens * p.p_cw1h
             + r.output_tokens * p.p_out) / 1000000 END AS cost_usd,
@@ -45,7 +45,7 @@ WHERE counted  -- rows another source is primary for are not in the rollup (rule
 UNION ALL
 SELECT 1, r.day, r.engineer_id, r.vendor, r.product, n.model_canonical, r.input_uncached_tokens, r.cache_read_tokens,
        r.cache_write_5m_tokens, r.cache_write_1h_tokens, r.output_tokens, r.requests, n.cost_usd, n.cost_source
-FROM repriced r JOIN repriced_new n USING (id)
+FROM repriced r JOIN repriced_new n USING (dataset, bucket_start, dedup_key)
 WHERE r.counted
 """
 
@@ -75,7 +75,8 @@ def _reprice(cursor, keys: pd.DataFrame) -> int:
     cursor.execute(DELTA_SQL)
     cursor.execute(
         "UPDATE usage_usagerecord u SET cost_usd = n.cost_usd, cost_source = n.cost_source,"
-        " model_canonical = n.model_canonical FROM repriced_new n WHERE u.id = n.id"
+        " model_canonical = n.model_canonical FROM repriced_new n"
+        " WHERE (u.dataset, u.bucket_start, u.dedup_key) = (n.dataset, n.bucket_start, n.dedup_key)"
     )
     count = cursor.rowcount
     rollup_apply_delta(cursor)

@@ -11,7 +11,7 @@ from .rollup import rollup_apply_delta
 # Rows whose engineer differs from what the identity map (or an email/login match) says now.
 CHANGED_SQL = f"""
 CREATE TEMP TABLE changed ON COMMIT DROP AS
-SELECT u.id, u.dataset, u.bucket_start, u.day, u.engineer_id AS old_engineer_id, {ENGINEER_OF} AS new_engineer_id,
+SELECT u.dataset, u.bucket_start, u.dedup_key, u.day, u.engineer_id AS old_engineer_id, {ENGINEER_OF} AS new_engineer_id,
        u.vendor, u.product, u.model_canonical, u.input_uncached_tokens, u.cache_read_tokens,
        u.cache_write_5m_tokens, u.cache_write_1h_tokens, u.output_tokens, u.requests, u.cost_usd, u.cost_source,
        u.counted
@@ -20,7 +20,7 @@ JOIN (SELECT * FROM unnest(%(vendors)s::text[], %(kinds)s::text[], %(values)s::t
   ON u.vendor = ids.vendor AND u.identity_kind = ids.kind AND u.identity_value = ids.value
 {identity_joins("u")}
 WHERE u.engineer_id IS DISTINCT FROM {ENGINEER_OF} {{unmapped}}
-ORDER BY u.id
+ORDER BY u.dataset, u.bucket_start, u.dedup_key
 FOR UPDATE OF u
 """
 
@@ -83,7 +83,8 @@ def usage_reattribute(*, identities: list[tuple[str, str, str]], unmapped_only: 
         (count,) = cursor.fetchone()
         if count:
             cursor.execute(
-                "UPDATE usage_usagerecord u SET engineer_id = c.new_engineer_id FROM changed c WHERE u.id = c.id"
+                "UPDATE usage_usagerecord u SET engineer_id = c.new_engineer_id FROM changed c"
+                " WHERE (u.dataset, u.bucket_start, u.dedup_key) = (c.dataset, c.bucket_start, c.dedup_key)"
             )
             cursor.execute(DELTA_SQL)
             rollup_apply_delta(cursor)
