@@ -6,7 +6,8 @@ everyone once per preset period into BoardEntry rows with a rank for each sort m
 page reads one page of them by index; each team's totals go into TeamBoardEntry rows, which the
 team board ranks when read (a few thousand rows). A snapshot is trusted while the rollup's version (a
 sequence advanced by a trigger on every write to usage_dailyusage) has not moved since it was
-built; otherwise pages rank live (leaderboard/selectors/board.py).
+built; otherwise pages rank live (leaderboard/selectors/board.py). A refresh rebuilds only what
+reads days that changed (another trigger logs each write's days in usage_rollup_change).
 """
 
 from __future__ import annotations
@@ -188,13 +189,15 @@ def snapshot_is_fresh(*, version: int, current_version: int, built_at: datetime)
     return max_stale > 0 and timezone.now() - built_at < timedelta(seconds=max_stale)
 
 
-def board_snapshots_refresh(*, today: date | None = None, changed_at: datetime | None = None) -> RefreshResult:
-    """Rebuild each preset period's board snapshot and each recent week's ranks that is missing,
-    built from an older rollup version, or built before `changed_at` (an import's commit: its
-    writes may have raced the last build). Idempotent; raises RefreshBusy while another refresh runs.
+def board_snapshots_refresh(*, today: date | None = None) -> RefreshResult:
+    """Rebuild each preset period's board snapshot and each recent week's ranks that is missing
+    or whose days the rollup changed since (usage_rollup_change, a row per statement that wrote
+    usage_dailyusage); the others are confirmed current at the rollup's version. Idempotent;
+    raises RefreshBusy while another refresh runs.
 
     One REPEATABLE READ transaction: every snapshot of a run reads the same rollup, and pages see
-    the old snapshots until the new ones commit.
+    the old snapshots until the new ones commit. It deletes the change rows it saw: one committed
+    after its snapshot (an import finishing meanwhile) stays for the next refresh.
     """
     today = today or timezone.localdate()
     started = time.perf_counter()
@@ -207,39 +210,56 @@ def board_snapshots_refresh(*, today: date | None = None, changed_at: datetime |
             cursor.execute("SELECT now()")
             built_at = cursor.fetchone()[0]
 
-        def stale(row) -> bool:
-            return row is None or row.version != version or (changed_at is not None and row.built_at <= changed_at)
-
         def compares_elsewhere(row, period: Period) -> bool:  # a running month's, on a new day
             return (row.prev_start, row.prev_end) != (period.previous.start, period.previous.end)
 
         periods = snapshot_periods(today=today)
+        weeks = rank_weeks(until=today)
+        # What a period's board reads: its days and the previous period's (the change columns).
+        changed = _changed([(p.previous.start, p.end) for p in periods] + [(w, w + timedelta(weeks=1)) for w in weeks])
         existing = {(s.start, s.end): s for s in BoardSnapshot.objects.filter(start__gte=min(p.start for p in periods))}
         rebuilt = []
-        for period in periods:
+        for period, moved in zip(periods, changed[: len(periods)], strict=True):
             row = existing.get((period.start, period.end))
-            if stale(row) or compares_elsewhere(row, period):
+            if row is None or moved or compares_elsewhere(row, period):
                 _period_build(period, version=version, built_at=built_at)
                 rebuilt.append(period)
         keep = {(p.start, p.end) for p in periods}
         _snapshots_delete([s.pk for s in BoardSnapshot.objects.all() if (s.start, s.end) not in keep])
 
-        weeks = rank_weeks(until=today)
-        ranked = {w.week: w for w in WeeklyRanking.objects.filter(week__in=weeks)}
-        stale_weeks = [week for week in weeks if stale(ranked.get(week))]
+        ranked = set(WeeklyRanking.objects.filter(week__in=weeks).values_list("week", flat=True))
+        stale_weeks = [w for w, moved in zip(weeks, changed[len(periods) :], strict=True) if moved or w not in ranked]
         if stale_weeks:
             _weeks_build(stale_weeks, version=version, built_at=built_at)
         _weeks_delete(list(WeeklyRanking.objects.filter(week__lt=weeks[0]).values_list("week", flat=True)))
-        # The new snapshots' ids are past the statistics' histogram: the planner took the page's
-        # snapshot for one row and scanned all its 50,000 entries (12 ms instead of 1) until
-        # autovacuum analysed the table, a minute or more later. Analysed here, in this
-        # transaction, the statistics count its rows and commit with them (0.3 s).
+        # The rest read days nothing changed: current as of this version (pages trust it).
+        BoardSnapshot.objects.exclude(version=version).update(version=version, built_at=built_at)
+        WeeklyRanking.objects.exclude(version=version).update(version=version, built_at=built_at)
         with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM usage_rollup_change")  # the rows this snapshot sees: all built in
+            # The new snapshots' ids are past the statistics' histogram: the planner took the page's
+            # snapshot for one row and scanned all its 50,000 entries (12 ms instead of 1) until
+            # autovacuum analysed the table, a minute or more later. Analysed here, in this
+            # transaction, the statistics count its rows and commit with them (0.3 s).
             if rebuilt:
                 cursor.execute("ANALYZE leaderboard_boardentry, leaderboard_teamboardentry")
             if stale_weeks:
                 cursor.execute("ANALYZE leaderboard_weeklyrank")
     return RefreshResult(version, rebuilt, stale_weeks, round(time.perf_counter() - started, 3))
+
+
+# Which of the day ranges [lo, hi) a logged change of the rollup overlaps.
+CHANGED_SQL = """
+SELECT EXISTS (SELECT 1 FROM usage_rollup_change c WHERE c.first_day < r.hi AND c.last_day >= r.lo)
+FROM unnest(%s::date[], %s::date[]) WITH ORDINALITY AS r(lo, hi, n)
+ORDER BY r.n
+"""
+
+
+def _changed(ranges: list[tuple[date, date]]) -> list[bool]:
+    with connection.cursor() as cursor:
+        cursor.execute(CHANGED_SQL, [[lo for lo, _ in ranges], [hi for _, hi in ranges]])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _period_build(period: Period, *, version: int, built_at: datetime) -> None:

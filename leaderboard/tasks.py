@@ -1,7 +1,5 @@
 """Thin Celery entry points for the precomputed boards and the pages computed ahead."""
 
-from datetime import datetime
-
 from celery import shared_task
 from django.utils import timezone
 
@@ -11,12 +9,12 @@ from leaderboard.warm import pages_warm
 
 
 @shared_task(bind=True, acks_late=True, max_retries=20)
-def board_snapshots_refresh_task(self, *, changed_at: str | None = None) -> str:
-    """`changed_at`: an import's commit time (ISO); snapshots built after it are left alone, so
-    a burst of imports costs one rebuild, not one each. Then the pages that read the new
+def board_snapshots_refresh_task(self) -> str:
+    """After an import's commit and by beat. A burst of imports costs one rebuild, not one each:
+    a refresh leaves nothing for the ones queued before it. Then the pages that read the new
     snapshots are computed ahead, as their own task (a failure there is not the refresh's)."""
     try:
-        result = board_snapshots_refresh(changed_at=datetime.fromisoformat(changed_at) if changed_at else None)
+        result = board_snapshots_refresh()
     except RefreshBusy as exc:  # another refresh runs; this one's changes may postdate it
         raise self.retry(exc=exc, countdown=15) from exc
     pages_warm_task.delay()

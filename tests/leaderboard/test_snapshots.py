@@ -135,12 +135,43 @@ def test_refreshing_twice_rebuilds_nothing_the_second_time(company):
     assert sorted(BoardEntry.objects.values_list("snapshot__start", "engineer_id", "rank_spend", "cost_usd")) == entries
 
 
-def test_a_refresh_asked_for_after_a_commit_rebuilds_what_was_built_before_it(company):
+def test_a_refresh_rebuilds_only_the_periods_and_weeks_whose_days_changed(company):
     board_snapshots_refresh(today=TODAY)
-    built = BoardSnapshot.objects.get(start=OCTOBER.start, end=OCTOBER.end).built_at
-    again = board_snapshots_refresh(today=TODAY, changed_at=built + timedelta(seconds=1))
-    assert len(again.periods) == BoardSnapshot.objects.count() and len(again.weeks) == 12
-    assert board_snapshots_refresh(today=TODAY, changed_at=built - timedelta(seconds=1)).periods == []
+    DailyUsageFactory(engineer=company[3], day=date(2026, 10, 19), cost_usd=Decimal("1000"))
+    again = board_snapshots_refresh(today=TODAY)
+    # Not last month (September, compared with August); not the weeks before the one of Oct 19.
+    assert {(p.start, p.end) for p in again.periods} == {
+        (p.start, p.end) for p in (preset_period(name, TODAY) for name in ("7d", "30d", "month", "quarter"))
+    }
+    assert again.weeks == [date(2026, 10, 19)]
+    # Every snapshot is current again, rebuilt or not: pages read them.
+    assert board_snapshot(period=preset_period("last_month", TODAY)) is not None
+    assert board_snapshot(period=OCTOBER) is not None
+    assert board_snapshots_refresh(today=TODAY).periods == []
+
+
+def test_a_change_to_a_previous_period_rebuilds_the_boards_that_compare_with_it(company):
+    board_snapshots_refresh(today=TODAY)
+    DailyUsage.objects.filter(day=date(2026, 9, 10)).delete()
+    again = {p.start for p in board_snapshots_refresh(today=TODAY).periods}
+    assert {date(2026, 9, 1), OCTOBER.start} <= again  # last month itself; this month compares with Sep 1-20
+    assert preset_period("7d", TODAY).start not in again
+
+
+@pytest.mark.django_db(transaction=True)  # each refresh its own transaction, as in a worker
+def test_a_write_committed_after_a_refresh_began_is_rebuilt_by_the_next(company, other_connection):
+    """The refresh deletes only the change rows its snapshot saw: an import committing while it
+    runs leaves its row for the next refresh, which then rebuilds what it changed."""
+    board_snapshots_refresh(today=TODAY)
+    with other_connection.transaction():  # another worker's import, committed after the refresh began
+        other_connection.execute(
+            "INSERT INTO usage_dailyusage (day, engineer_id, team_id, vendor, product, model, input_uncached_tokens,"
+            " cache_read_tokens, cache_write_tokens, output_tokens, tokens, requests, cost_usd, unpriced_tokens)"
+            " VALUES ('2026-10-19', NULL, NULL, 'openai', 'api', 'gpt-5', 1, 0, 0, 0, 1, 1, 0.5, 0)"
+        )
+        assert board_snapshots_refresh(today=TODAY).periods == []  # not visible yet
+    assert OCTOBER.start in {p.start for p in board_snapshots_refresh(today=TODAY).periods}
+    assert board_snapshot(period=OCTOBER).unmapped_cost_usd == Decimal("4.70")
 
 
 def test_snapshots_of_periods_that_are_no_longer_presets_are_dropped(company):

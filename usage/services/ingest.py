@@ -271,9 +271,8 @@ def _precomputed_refresh_on_commit() -> None:
     from leaderboard.tasks import board_snapshots_refresh_task  # leaderboard reads this app
 
     def queue() -> None:
-        changed_at = timezone.now().isoformat()
-        board_snapshots_refresh_task.delay(changed_at=changed_at)
-        finance_cache_warm_task.delay(changed_at=changed_at)
+        board_snapshots_refresh_task.delay()
+        finance_cache_warm_task.delay(changed_at=timezone.now().isoformat())
 
     transaction.on_commit(queue, robust=True)
 
