@@ -43,19 +43,19 @@ class EvaluationResult:
 
 @dataclass(frozen=True)
 class Periods:
-    """The current month, quarter and fiscal year, and the span of days to read."""
+    """The current month, quarter or fiscal year (those asked for), and the span of days to read."""
 
     bounds: dict[str, tuple[date, date]]
     today: date
 
     @classmethod
-    def on(cls, today: date) -> Periods:
+    def on(cls, today: date, kinds: Iterable[str] = tuple(CapPeriod.values)) -> Periods:
         fy = settings.FISCAL_YEAR_START_MONTH
-        return cls({p: period_bounds(p, today, fiscal_start_month=fy) for p in CapPeriod.values}, today)
+        return cls({p: period_bounds(p, today, fiscal_start_month=fy) for p in sorted(set(kinds))}, today)
 
     @property
     def read_from(self) -> date:
-        return min(self.bounds[CapPeriod.YEAR][0], self.today - timedelta(days=LOOKBACK_DAYS))
+        return min([start for start, _ in self.bounds.values()] + [self.today - timedelta(days=LOOKBACK_DAYS)])
 
     def sums(self) -> dict[str, Sum]:
         return {p: Sum("cost_usd", filter=Q(day__gte=s, day__lt=e), default=ZERO) for p, (s, e) in self.bounds.items()}
@@ -77,15 +77,18 @@ def caps_evaluate(
         ids = sorted(Engineer.objects.active_on(today).values_list("pk", flat=True))
     else:
         ids = sorted(set(engineer_ids))
-    periods = Periods.on(today)
     rules = cap_rules_load(today=today, engineer_ids=None if everyone else ids)
+    # Only the periods a cap is counted over: a status without a cap shows the month. With no
+    # yearly cap nobody's fiscal year is summed (at 50,000 engineers, a year of the rollup is
+    # tens of millions of rows read per evaluation).
+    periods = Periods.on(today, {CapPeriod.MONTH, *(policy.period for policy in rules.policies)})
     result = EvaluationResult(engineers=len(ids))
     for start in range(0, len(ids), CHUNK):
         with transaction.atomic():
             _evaluate_chunk(rules, periods, ids[start : start + CHUNK], set(extra_keys), result)
     if org_wide:
         with transaction.atomic():
-            result.alerts += team_budgets_evaluate(rules=rules, periods=periods)
+            result.alerts += team_budgets_evaluate(rules=rules, today=today)
             tool_violations_evaluate(today=today)
     return result
 
@@ -314,12 +317,13 @@ def _subtrees(team_parent: dict[int, int | None], roots: Iterable[int]) -> dict[
     return trees
 
 
-def team_budgets_evaluate(*, rules: CapRules, periods: Periods) -> list[int]:
+def team_budgets_evaluate(*, rules: CapRules, today: date) -> list[int]:
     """Threshold and forecast alerts for every team budget: spend of the team subtree (each
     day's usage counted for the team the engineer was in that day). Two queries, plus writes."""
     budgets = list(TeamBudget.objects.all())
     if not budgets:
         return []
+    periods = Periods.on(today, {budget.period for budget in budgets})
     trees = _subtrees(rules.team_parent, {b.team_id for b in budgets})
     all_teams = set().union(*trees.values())
     sums: dict[int, Any] = {

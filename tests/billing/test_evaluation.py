@@ -207,3 +207,24 @@ def test_evaluation_writes_a_status_again_only_when_it_changed(org):
     changed = {key for key in before if after[key] != before[key]}
     assert changed == {(org.alice.pk, "anthropic", "claude_code")}
     assert CapStatus.objects.get(engineer=org.alice, product="claude_code").spent_usd == 15
+
+
+def test_only_the_periods_caps_are_counted_over_are_read(org, settings):
+    """With monthly caps only, nobody's fiscal year is summed (a year of the rollup at 50,000
+    engineers is tens of millions of rows); a yearly cap still counts its whole year."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.FISCAL_YEAR_START_MONTH = 2
+    CapPolicyFactory(amount_usd=Decimal("1500"))
+    spend(org.alice, "40", day=date(2026, 3, 5))
+    spend(org.alice, "10")
+    with CaptureQueriesContext(connection) as queries:
+        caps_evaluate(today=TODAY)
+    assert "2026-02-01" not in " ".join(q["sql"] for q in queries.captured_queries)
+    assert CapStatus.objects.get(engineer=org.alice).spent_usd == Decimal("10")
+
+    CapPolicyFactory(engineer=org.alice, period="year", amount_usd=Decimal("18000"))
+    caps_evaluate(today=TODAY)
+    status = CapStatus.objects.get(engineer=org.alice)
+    assert (status.period_start, status.spent_usd) == (date(2026, 2, 1), Decimal("50"))
