@@ -128,6 +128,16 @@ def table(results: dict) -> str:
         info = (d.get("pages") or {}).get(key) or {}
         if info.get("ms"):
             row(label, _fmt(info["ms"]), _fmt(info.get("sql_ms")), _fmt(info.get("ratio_vs_sql")), None)
+    refresh = d.get("board_refresh") or {}
+    if refresh.get("seconds"):
+        new_day = refresh.get("new_day") or {}
+        row(
+            "boards' refresh: all / a new day's, s",
+            f"{_fmt(refresh['seconds'])} / {_fmt(new_day.get('seconds'))}",
+            "",
+            "",
+            None,
+        )
     worker = d.get("worker") or {}
     row(
         f"worker peak RSS, MB ({_fmt(worker.get('file_mb'))} MB file)",
